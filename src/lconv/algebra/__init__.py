@@ -1,0 +1,34 @@
+"""Generator algebra: discrete derivatives, generator families, graph generators, exp and brackets.
+
+Everything here returns dense ``(n, d, d)`` tensors (float64 inputs are kept exact; the
+result is cast to ``dtype``, by default torch's default dtype). Learnable, memory-light
+parametrisations live in :mod:`lconv.nn`; :mod:`lconv.generators` gathers both.
+"""
+
+from ._derivative import central_difference, derivative, swi_derivative
+from ._families import FAMILIES, family, matrix_algebra, pushforward, rotation, scaling, translation
+from ._graph import edges_from_adjacency, from_incidence, gcn, incidence
+from ._lie import StructureConstants, bracket, closure_residual, exp, exp_approx, structure_constants
+
+__all__ = [
+    "FAMILIES",
+    "StructureConstants",
+    "bracket",
+    "central_difference",
+    "closure_residual",
+    "derivative",
+    "edges_from_adjacency",
+    "exp",
+    "exp_approx",
+    "family",
+    "from_incidence",
+    "gcn",
+    "incidence",
+    "matrix_algebra",
+    "pushforward",
+    "rotation",
+    "scaling",
+    "structure_constants",
+    "swi_derivative",
+    "translation",
+]

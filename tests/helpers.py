@@ -1,0 +1,36 @@
+"""Shared test helpers: the slow dense reference layer and smooth test signals."""
+
+import math
+
+import torch
+
+from lconv import Grid
+
+
+def reference_lconv(x, L, W0, W, b=None):
+    """``Q[f] = W0 f + sum_i W_i L_i f + b`` written as in the paper, with one einsum.
+
+    x: (batch, c_in, d); L: (n, d, d); W0: (c_out, c_in); W: (n, c_out, c_in); b: (c_out,).
+    """
+    y = torch.einsum("oc,bcd->bod", W0, x) + torch.einsum("kdf,bcf,koc->bod", L, x, W)
+    if b is not None:
+        y = y + b[:, None]
+    return y
+
+
+def bump(grid: Grid, centre=(0.0, 0.0), sigma=None, dtype=torch.float64):
+    """A smooth Gaussian bump on ``grid`` (practically band-limited and zero at the edges)."""
+    xy = grid.coordinates(dtype=torch.float64)
+    sigma = sigma or min(grid.shape) / 10
+    c = torch.tensor(centre[: grid.ndim], dtype=torch.float64)
+    return torch.exp(-((xy - c) ** 2).sum(-1) / (2 * sigma**2)).to(dtype)
+
+
+def band_limited(n: int, count: int, max_freq: int, generator=None, dtype=torch.float64):
+    """``count`` random periodic 1-D signals on ``n`` points with frequencies <= ``max_freq``."""
+    r = torch.arange(n, dtype=torch.float64)
+    out = torch.zeros(count, n, dtype=torch.float64)
+    for p in range(max_freq + 1):
+        a, b = torch.randn(2, count, 1, generator=generator, dtype=torch.float64)
+        out += a * torch.cos(2 * math.pi * p * r / n) + b * torch.sin(2 * math.pi * p * r / n)
+    return out.to(dtype)

@@ -1,0 +1,209 @@
+import pytest
+import torch
+from helpers import band_limited, reference_lconv
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from lconv import Grid, LConv, LConvStack
+from lconv import generators as G
+from lconv.nn import functional
+
+
+def _dense_local(gen):
+    """Independent dense build of a LocalGenerators / StencilGenerators by explicit loops."""
+    w = gen.weight if gen.weight.dim() == 3 else gen.weight[:, None, :].expand(-1, gen.d, -1)
+    out = torch.zeros(gen.n, gen.d, gen.d, dtype=w.dtype)
+    for v in range(gen.d):
+        for j in range(gen.index.shape[1]):
+            if gen.mask[v, j]:
+                out[:, v, gen.index[v, j]] = out[:, v, gen.index[v, j]] + w[:, v, j]
+                if gen.difference:
+                    out[:, v, v] = out[:, v, v] - w[:, v, j]
+    return out
+
+
+GRID = Grid((5, 4), periodic=False)
+EDGES = Grid((5, 4)).edges(1)
+
+KINDS = {
+    "fixed": (lambda: G.FixedGenerators(G.family("se2", Grid((5, 4)))), lambda g: g.L),
+    "dense": (lambda: G.learned(GRID, n=3), lambda g: g.weight),
+    "low-rank": (lambda: G.learned(GRID, n=3, rank=2), lambda g: g.U @ g.V.transpose(1, 2)),
+    "local": (lambda: G.learned(GRID, n=3, local=1), _dense_local),
+    "local-difference": (lambda: G.learned(GRID, n=2, local=2, difference=True), _dense_local),
+    "stencil": (lambda: G.learned(GRID, n=3, stencil=1), _dense_local),
+    "graph-edges": (
+        lambda: G.learned(GRID.size, n=2, edges=EDGES, difference=True),
+        lambda g: G.from_incidence(EDGES, g.edge_weights(EDGES), GRID.size),
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_every_parametrisation_matches_the_dense_reference(kind, dtype):
+    torch.manual_seed(0)
+    make, dense = KINDS[kind]
+    layer = LConv(3, 4, generators=make()).to(dtype)
+    x = torch.randn(2, 3, GRID.size, dtype=dtype)
+    L = dense(layer.generators)
+    assert L.shape == (layer.num_generators, GRID.size, GRID.size)
+    y = layer(x)
+    ref = reference_lconv(x, L, layer.weight0, layer.weight, layer.bias)
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    assert torch.allclose(y, ref, rtol=tol, atol=tol)
+    assert torch.allclose(layer.generators.matrices(), L, rtol=tol, atol=tol)
+    # gradients through the fast path equal those through the reference
+    params = list(layer.parameters())
+    g_fast = torch.autograd.grad(y.square().sum(), params)
+    y_ref = reference_lconv(x, dense(layer.generators), layer.weight0, layer.weight, layer.bias)
+    g_ref = torch.autograd.grad(y_ref.square().sum(), params)
+    for a, b in zip(g_fast, g_ref):
+        assert torch.allclose(a, b, rtol=10 * tol, atol=10 * tol)
+
+
+def test_functional_form_accepts_a_tensor():
+    torch.manual_seed(0)
+    L = torch.randn(2, 6, 6)
+    x, w0, w, b = torch.randn(3, 4, 6), torch.randn(5, 4), torch.randn(2, 5, 4), torch.randn(5)
+    assert torch.allclose(functional.lconv(x, L, w0, w, b), reference_lconv(x, L, w0, w, b), atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- Sec. 5 special cases
+def test_one_generator_gcn_is_a_gcn_layer(dtype):
+    torch.manual_seed(0)
+    A = (torch.rand(7, 7) < 0.4).to(dtype)
+    A = ((A + A.T) > 0).to(dtype)
+    A.fill_diagonal_(0)
+    H = torch.randn(7, 3, dtype=dtype)  # nodes x features, as in Kipf & Welling
+    theta = torch.randn(3, 5, dtype=dtype)
+    ahat = A + torch.eye(7, dtype=dtype)
+    dinv = torch.diag(ahat.sum(1).rsqrt())
+    gcn_out = dinv @ ahat @ dinv @ H @ theta  # (nodes, out)
+
+    layer = LConv(3, 5, generators=G.gcn(A, dtype=dtype), bias=False).to(dtype)
+    with torch.no_grad():
+        layer.weight0.zero_()
+        layer.weight[0] = theta.T
+    out = layer(H.T[None])[0].T
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    assert torch.allclose(out, gcn_out, rtol=tol, atol=tol)
+
+    # the same operator as edge weights on the graph with self-loops (local parametrisation)
+    edges = torch.cat([G.edges_from_adjacency(A), torch.arange(7).repeat(2, 1)], 1)  # edges and self-loops
+    local = G.LocalGenerators.on_graph(edges, 7, n=1).to(dtype)
+    op = dinv @ ahat @ dinv
+    with torch.no_grad():
+        local.weight.copy_((op[torch.arange(7)[:, None], local.index] * local.mask)[None])
+    assert torch.allclose(local.matrices()[0], op, rtol=tol, atol=tol)
+
+
+def test_theorem1_stack_reproduces_a_1d_convolution_kernel():
+    # A 3-tap periodic convolution sum_s a_s shift_s f from L-conv layers with the SWI
+    # translation generator. Tolerance: relative error below 1% with 32 layers on signals
+    # of frequency <= 4 (of 15), and first-order convergence in the depth.
+    grid = Grid(32)
+    T = G.translation(grid, dtype=torch.float64)
+    f = band_limited(32, 8, 4, generator=torch.Generator().manual_seed(0))
+    taps = torch.tensor([0.25, 0.5, -0.75], dtype=torch.float64)
+    points = torch.tensor([[-1.0], [0.0], [1.0]], dtype=torch.float64)
+    exact = sum(a * grid.shift(f, int(s)) for a, s in zip(taps, points[:, 0]))
+
+    def error(depth):
+        stack = LConvStack.from_kernel(taps, points, T, depth).double()
+        with torch.no_grad():
+            return float((stack(f[:, None])[:, 0] - exact).norm() / exact.norm())
+
+    e8, e32 = error(8), error(32)
+    assert e32 < 0.01
+    assert 3.5 < e8 / e32 < 4.5  # O(1/m)
+    assert error(1) > e8
+
+
+# ----------------------------------------------------------------------------- stacks
+def test_stack_shares_generators_and_recursion_is_one_call():
+    torch.manual_seed(0)
+    gens = G.learned(Grid((4, 4)), n=2, rank=3)
+    stack = LConvStack([2, 4, 4, 1], gens, activation=torch.tanh)
+    assert all(layer.generators is gens for layer in stack.layers)
+    n_gen_params = sum(p.numel() for p in gens.parameters())
+    assert sum(p.numel() for p in stack.parameters()) == n_gen_params + sum(
+        l.weight0.numel() + l.weight.numel() + l.bias.numel() for l in stack.layers
+    )
+    x = torch.randn(3, 2, 16)
+    y = stack(x)
+    manual = stack.layers[2](torch.tanh(stack.layers[1](torch.tanh(stack.layers[0](x)))))
+    assert torch.allclose(y, manual)
+    y.sum().backward()
+    assert gens.U.grad is not None and gens.U.grad.abs().sum() > 0
+
+    rec = LConvStack([3] * 6, gens, tie_weights=True)
+    assert len(rec.layers) == 1
+    x = torch.randn(2, 3, 16)
+    manual = x
+    for _ in range(5):
+        manual = rec.layers[0](manual)
+    assert torch.allclose(rec(x), manual)
+    with pytest.raises(ValueError, match="tie_weights=True needs equal channels"):
+        LConvStack([3, 4], gens, tie_weights=True)
+
+
+# ----------------------------------------------------------------------------- bad input
+def test_layer_errors_name_the_class_and_the_fix():
+    grid = Grid((4, 4))
+    layer = LConv(2, 3, generators=G.rotation(grid))
+    with pytest.raises(ValueError, match=r"LConv: input has 15 nodes .* act on 16; flatten .*Grid.flatten"):
+        layer(torch.randn(1, 2, 15))
+    with pytest.raises(ValueError, match=r"LConv: expected input of shape \(batch, 2, 16\)"):
+        layer(torch.randn(1, 3, 16))
+    with pytest.raises(ValueError, match=r"LConv: expected input of shape"):
+        layer(torch.randn(2, 16))
+    with pytest.raises(TypeError, match=r"LConv: input is torch.float64 .* layer.to"):
+        layer(torch.randn(1, 2, 16, dtype=torch.float64))
+    with pytest.raises(TypeError, match="LConv: expected a floating-point tensor"):
+        layer(torch.ones(1, 2, 16, dtype=torch.long))
+    with pytest.raises(ValueError, match="FixedGenerators: generators must be square"):
+        LConv(1, 1, generators=torch.randn(2, 16, 15))
+    with pytest.raises(ValueError, match="FixedGenerators: .*NaN"):
+        LConv(1, 1, generators=torch.full((16, 16), float("nan")))
+    with pytest.raises(TypeError, match="expected generators as a torch.Tensor"):
+        LConv(1, 1, generators="rotation")
+    with pytest.raises(ValueError, match="LConv: in_channels must be a positive int"):
+        LConv(0, 1, generators=G.rotation(grid))
+    with pytest.raises(ValueError, match="learned: choose one of"):
+        G.learned(grid, n=2, rank=2, local=1)
+    with pytest.raises(ValueError, match="needs a Grid"):
+        G.learned(16, n=2, local=1)
+    with pytest.raises(ValueError, match="LowRankGenerators: rank must be"):
+        G.learned(grid, n=2, rank=0)
+
+
+# ----------------------------------------------------------------------------- scale
+class _LargestTensor(TorchDispatchMode):
+    """Records the largest tensor any operation produces (forward and backward)."""
+
+    def __init__(self):
+        super().__init__()
+        self.largest = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in out if isinstance(out, (tuple, list)) else (out,):
+            if isinstance(t, torch.Tensor):
+                self.largest = max(self.largest, t.numel())
+        return out
+
+
+@pytest.mark.parametrize("structure", [dict(local=1), dict(rank=4), dict(stencil=1)])
+def test_256x256_runs_without_any_d_by_d_matrix(structure):
+    grid = Grid((256, 256), periodic=False)
+    d = grid.size
+    torch.manual_seed(0)
+    layer = LConv(2, 3, generators=G.learned(grid, n=2, **structure))
+    sizes = [t.numel() for t in list(layer.parameters()) + list(layer.buffers())]
+    assert max(sizes) <= 32 * d  # a d x d matrix would be 65536 * d
+    x = torch.randn(2, 2, d)
+    with _LargestTensor() as probe:
+        y = layer(x)
+        y.square().mean().backward()
+    assert y.shape == (2, 3, d)
+    assert probe.largest <= 64 * d, probe.largest
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in layer.parameters())

@@ -1,0 +1,19 @@
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_python_example_runs():
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    assert blocks, "README.md has no python example"
+    scope: dict = {}
+    exec(blocks[0], scope)
+    assert tuple(scope["y"].shape) == (16, 32, 784)
+
+
+def test_readme_opens_with_the_two_commands():
+    lines = README.read_text().splitlines()
+    first = "\n".join(lines[:6])
+    assert "lconv demo" in first and "# install, run the main job" in first
+    assert "python -m pytest" in first and "# install, run the tests" in first
