@@ -96,19 +96,19 @@ def test_one_generator_gcn_is_a_gcn_layer(dtype):
     assert torch.allclose(local.matrices()[0], op, rtol=tol, atol=tol)
 
 
-def test_theorem1_stack_reproduces_a_1d_convolution_kernel():
+def test_theorem1_stack_reproduces_a_1d_convolution_kernel(dtype):
     # A 3-tap periodic convolution sum_s a_s shift_s f from L-conv layers with the SWI
     # translation generator. Tolerance: relative error below 1% with 32 layers on signals
     # of frequency <= 4 (of 15), and first-order convergence in the depth.
     grid = Grid(32)
-    T = G.translation(grid, dtype=torch.float64)
-    f = band_limited(32, 8, 4, generator=torch.Generator().manual_seed(0))
-    taps = torch.tensor([0.25, 0.5, -0.75], dtype=torch.float64)
-    points = torch.tensor([[-1.0], [0.0], [1.0]], dtype=torch.float64)
+    T = G.translation(grid, dtype=dtype)
+    f = band_limited(32, 8, 4, generator=torch.Generator().manual_seed(0), dtype=dtype)
+    taps = torch.tensor([0.25, 0.5, -0.75], dtype=dtype)
+    points = torch.tensor([[-1.0], [0.0], [1.0]], dtype=dtype)
     exact = sum(a * grid.shift(f, int(s)) for a, s in zip(taps, points[:, 0]))
 
     def error(depth):
-        stack = LConvStack.from_kernel(taps, points, T, depth).double()
+        stack = LConvStack.from_kernel(taps, points, T, depth).to(dtype)
         with torch.no_grad():
             return float((stack(f[:, None])[:, 0] - exact).norm() / exact.norm())
 
@@ -207,3 +207,21 @@ def test_256x256_runs_without_any_d_by_d_matrix(structure):
     assert y.shape == (2, 3, d)
     assert probe.largest <= 64 * d, probe.largest
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in layer.parameters())
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_layers_run_on_any_device(kind, device):
+    torch.manual_seed(0)
+    layer = LConv(3, 4, generators=KINDS[kind][0]())
+    x = torch.randn(2, 3, GRID.size)
+    expected = layer(x)
+    moved = layer.to(device)
+    y = moved(x.to(device))
+    y.square().sum().backward()
+    assert y.device.type == device
+    assert torch.allclose(y.cpu(), expected.detach(), atol=1e-5)
+    assert all(p.grad is not None and p.grad.device.type == device for p in moved.parameters())

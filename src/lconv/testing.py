@@ -49,7 +49,8 @@ def relative_error(a: Tensor, b: Tensor) -> float:
     return float((a - b).norm() / scale)
 
 
-def _as_action(action: Action, d: int, dtype: torch.dtype, name: str) -> Callable[[Tensor], Tensor]:
+def _as_action(action: Action, like: Tensor, name: str) -> Callable[[Tensor], Tensor]:
+    d = like.shape[-1]
     if isinstance(action, Tensor):
         if action.dim() != 2 or action.shape[0] != action.shape[1]:
             raise ValueError(f"equivariance_error: {name} must be a square (d, d) matrix, got {tuple(action.shape)}")
@@ -60,7 +61,7 @@ def _as_action(action: Action, d: int, dtype: torch.dtype, name: str) -> Callabl
             )
         if not torch.isfinite(action).all():
             raise ValueError(f"equivariance_error: {name} contains NaN or inf")
-        m = action.to(dtype)
+        m = action.to(dtype=like.dtype, device=like.device)
         return lambda f: f @ m.T
     if callable(action):
         return action
@@ -103,10 +104,10 @@ def equivariance_error(
         the relative error (a float, 0 for exact equivariance).
     """
     _check_input(x)
-    g_in = _as_action(act_in, x.shape[-1], x.dtype, "act_in")
+    g_in = _as_action(act_in, x, "act_in")
     with torch.no_grad():
         y = fn(x)
-        g_out = g_in if act_out is None else _as_action(act_out, y.shape[-1], y.dtype, "act_out")
+        g_out = g_in if act_out is None else _as_action(act_out, y, "act_out")
         lhs = fn(g_in(x))
         rhs = g_out(y)
     if lhs.shape != rhs.shape:
