@@ -15,5 +15,5 @@ def test_readme_python_example_runs():
 def test_readme_opens_with_the_two_commands():
     lines = README.read_text().splitlines()
     first = "\n".join(lines[:6])
-    assert "lconv demo" in first and "# install, run the main job" in first
+    assert "lconv discover" in first and "# install, run the main job" in first
     assert "python -m pytest" in first and "# install, run the tests" in first

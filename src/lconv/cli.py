@@ -6,6 +6,7 @@ exit with status 2, never a traceback.
 
 from __future__ import annotations
 
+import math
 import sys
 
 import torch
@@ -87,6 +88,76 @@ def demo(
         "A layer is equivariant to every transformation that commutes with its generators; "
         "random generators are not, until they are learned."
     )
+
+
+@app.command()
+def discover(
+    task: str = typer.Option(
+        "rotation",
+        help="Planted symmetry: rotation, translation, scaling, se2, sim2 (images); so3, sl2, so13, gl2 (vectors).",
+    ),
+    size: int = typer.Option(7, min=3, max=64, help="Images are SIZE x SIZE pixels."),
+    t_min: float = typer.Option(0.0, help="Smallest group parameter (e.g. angle in radians)."),
+    t_max: float = typer.Option(math.pi / 8, help="Largest group parameter; with --param fixed, the one value used."),
+    param: str = typer.Option(
+        "random", help="'random': uniform in [t-min, t-max) per pair; 'fixed': t-max for every pair."
+    ),
+    known_t: bool = typer.Option(False, "--known-t/--unknown-t", help="Give the learner the parameters of each pair."),
+    images: str = typer.Option("uniform", help="'uniform' random pixels (the paper) or 'band-limited'."),
+    transform: str = typer.Option(
+        "grid_sample", help="'grid_sample' (the paper's protocol) or 'exact' (exp(t L_true))."
+    ),
+    method: str = typer.Option(
+        "exp", help="'exp' (finite transformations), 'lstsq' (first order) or 'lconv' (the paper's SI C.2)."
+    ),
+    structure: str = typer.Option(
+        None, help="Search space: 'free' or 'antisymmetric'; default by task (antisymmetric for isometries)."
+    ),
+    generators: int = typer.Option(
+        None, "--generators", "-k", min=1, help="Number of generators to learn (default: as many as planted)."
+    ),
+    n: int = typer.Option(2000, min=10, help="Number of pairs."),
+    epochs: int = typer.Option(30, min=1, help="Training rounds (exp) or passes (lconv)."),
+    seed: int = typer.Option(0, help="Seed of the data and the fit."),
+    device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda."),
+    out: str = typer.Option(
+        None, help="Run folder (must not exist or be empty); default runs/discover-TASK-TIMESTAMP."
+    ),
+) -> None:
+    """Discover a planted symmetry from transformed pairs and compare it with the truth (the main job)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .experiments import discover as run
+
+    with Progress(
+        TextColumn("[bold]fitting[/bold]"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), console=console, transient=True,
+    ) as bar:  # fmt: skip
+        job = bar.add_task("fit", total=epochs, loss="-")
+
+        def progress(epoch: int, total: int, loss: float) -> None:
+            bar.update(job, completed=epoch, loss=f"{loss:.3g}")
+
+        folder, metrics = run(
+            task=task, size=size, t_min=t_min, t_max=t_max, param=param, known_t=known_t, images=images,
+            transform=transform, method=method, structure=structure, n_generators=generators, n=n, epochs=epochs,
+            seed=seed, device=device, out=out, progress=progress,
+        )  # fmt: skip
+    table = Table(title=f"lconv discover: {task} ({metrics['method']}, beside first-order least squares)")
+    for col in ("measure", metrics["method"], "least squares"):
+        table.add_column(col, justify="left" if col == "measure" else "right")
+    base = metrics["baseline_lstsq"]
+    fmt = lambda v: ", ".join(f"{x:.3f}" for x in v) if isinstance(v, list) else f"{v:.3f}"  # noqa: E731
+    for label, key in (
+        ("|cos| with the truth", "cosine"),
+        ("Grassmann distance", "grassmann_distance"),
+        ("held-out error", "heldout_error"),
+        ("structure constants error", "structure_constants_error"),
+    ):
+        if key in metrics:
+            table.add_row(label, fmt(metrics[key]), fmt(base[key]))
+    console.print(table)
+    console.print(f"fit: {metrics['epochs_run']} rounds in {metrics['fit_seconds']:.1f} s; run folder: {folder}")
 
 
 def main(argv: list[str] | None = None) -> None:

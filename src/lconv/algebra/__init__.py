@@ -8,7 +8,7 @@ parametrisations live in :mod:`lconv.nn`; :mod:`lconv.generators` gathers both.
 from ._derivative import central_difference, derivative, swi_derivative
 from ._families import FAMILIES, family, matrix_algebra, pushforward, rotation, scaling, translation
 from ._graph import edges_from_adjacency, from_incidence, gcn, incidence
-from ._lie import StructureConstants, bracket, closure_residual, exp, exp_approx, structure_constants
+from ._lie import StructureConstants, bracket, closure_residual, exp, exp_apply, exp_approx, structure_constants
 
 __all__ = [
     "FAMILIES",
@@ -19,6 +19,7 @@ __all__ = [
     "derivative",
     "edges_from_adjacency",
     "exp",
+    "exp_apply",
     "exp_approx",
     "family",
     "from_incidence",

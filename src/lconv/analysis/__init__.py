@@ -1,0 +1,22 @@
+"""Analysis: compare learned generators with a ground truth, measure how well they hold, draw them."""
+
+from ..algebra import closure_residual, structure_constants
+from ..testing import equivariance_error
+from ._compare import align, cosine, grassmann_distance, principal_angles
+from ._figures import plot_generators, plot_history, plot_vector_fields, vector_field
+from ._transform import transform_error
+
+__all__ = [
+    "align",
+    "closure_residual",
+    "cosine",
+    "equivariance_error",
+    "grassmann_distance",
+    "plot_generators",
+    "plot_history",
+    "plot_vector_fields",
+    "principal_angles",
+    "structure_constants",
+    "transform_error",
+    "vector_field",
+]

@@ -1,0 +1,146 @@
+"""Figures: generators as matrix heat maps, as vector fields on the grid, and loss curves.
+
+Every function writes one PNG (atomically) and returns its path. matplotlib runs on the
+non-interactive Agg backend, so no display is needed.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from .._io import write_bytes
+from ..grid import Grid
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | Path) -> Path:
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, dpi=110, bbox_inches="tight", format="png")
+    finally:
+        _plt().close(fig)
+    return write_bytes(path, buf.getvalue())
+
+
+def _sign_fixed(a: Tensor, ref: Tensor | None) -> Tensor:
+    if ref is not None and float((a * ref).sum()) < 0:
+        return -a
+    return a
+
+
+def plot_generators(
+    generators: Tensor, path: str | Path, *, truth: Tensor | None = None, titles: list[str] | None = None
+) -> Path:
+    """Heat maps of ``(k, d, d)`` generators; with ``truth``, the true ones in a second row.
+
+    Each learned generator is flipped in sign to match its true counterpart when given
+    (the sign of a generator is arbitrary).
+    """
+    plt = _plt()
+    gens = generators.detach().double().cpu()
+    gens = gens[None] if gens.dim() == 2 else gens
+    rows = 1 if truth is None else 2
+    k = len(gens)
+    fig, axes = plt.subplots(rows, k, figsize=(3.2 * k, 3.2 * rows), squeeze=False)
+    for i in range(k):
+        ref = None if truth is None else truth[i].detach().double().cpu()
+        g = _sign_fixed(gens[i], ref)
+        lim = float(g.abs().max()) or 1.0
+        axes[0, i].imshow(g.numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
+        axes[0, i].set_title(titles[i] if titles else f"learned L{i + 1}", fontsize=9)
+        if ref is not None:
+            lim = float(ref.abs().max()) or 1.0
+            axes[1, i].imshow(ref.numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
+            axes[1, i].set_title(f"true L{i + 1}", fontsize=9)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return _save(fig, path)
+
+
+def vector_field(generator: Tensor, grid: Grid, *, width: float = 1.5) -> Tensor:
+    """The flow of a generator on a grid, ``(d, ndim)``: where it moves each node.
+
+    With the convention ``L = -v . grad`` (:mod:`lconv.algebra`), ``v^alpha(p)`` is minus
+    ``L`` applied to the coordinate ``x^alpha`` measured from ``p``. The coordinate is
+    taken under a Gaussian window of ``width`` pixels around ``p`` (with the shortest
+    displacement on periodic axes), so that it stays smooth where a periodic grid wraps:
+    ``v^alpha(p) = -sum_q L[p, q] w(q - p) (q - p)^alpha``.
+    """
+    xy = grid.coordinates(dtype=torch.float64)
+    diff = xy[None, :, :] - xy[:, None, :]  # (p, q, alpha): q - p
+    for alpha in range(grid.ndim):
+        n = grid.extent(alpha)
+        if grid.periodic[grid.axis(alpha)]:
+            diff[..., alpha] = torch.remainder(diff[..., alpha] + n / 2, n) - n / 2
+    window = torch.exp(-diff.pow(2).sum(-1) / (2 * width**2))
+    L = generator.detach().double().cpu()
+    return -torch.einsum("pq,pqa->pa", L * window, diff)
+
+
+def plot_vector_fields(
+    generators: Tensor, grid: Grid, path: str | Path, *, truth: Tensor | None = None, margin: int = 1
+) -> Path:
+    """Quiver plots of the flow of each generator on a 2-D grid (true flows beside them when given)."""
+    if grid.ndim != 2:
+        raise ValueError(f"plot_vector_fields: needs a 2-D grid, got {grid!r}")
+    plt = _plt()
+    gens = generators[None] if generators.dim() == 2 else generators
+    rows = 1 if truth is None else 2
+    k = len(gens)
+    fig, axes = plt.subplots(rows, k, figsize=(3.2 * k, 3.2 * rows), squeeze=False)
+    xy = grid.coordinates(dtype=torch.float64)
+    half = torch.tensor([(s - 1) / 2 for s in reversed(grid.shape)], dtype=torch.float64)
+    inside = ((xy.abs() <= half - margin).all(-1)).numpy()
+    for i in range(k):
+        ref = None if truth is None else truth[i]
+        panels = [
+            (0, _sign_fixed(gens[i].detach().double().cpu(), None if ref is None else ref.double().cpu()), "learned")
+        ]
+        if ref is not None:
+            panels.append((1, ref, "true"))
+        for row, g, name in panels:
+            v = vector_field(g, grid).numpy()
+            ax = axes[row, i]
+            pts = xy.numpy()
+            ax.quiver(
+                pts[inside, 0],
+                pts[inside, 1],
+                v[inside, 0],
+                v[inside, 1],
+                angles="xy",
+                color="C0" if row == 0 else "C3",
+            )
+            ax.set_aspect("equal")
+            ax.invert_yaxis()  # rows grow downwards, as in the image
+            ax.set_title(f"{name} L{i + 1}: flow", fontsize=9)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    return _save(fig, path)
+
+
+def plot_history(history: dict[str, list[float]], path: str | Path, *, title: str = "training loss") -> Path:
+    """Loss against epoch (log scale)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4.5, 3.2))
+    loss = history.get("loss", [])
+    ax.plot(range(1, len(loss) + 1), loss, marker="o", ms=3)
+    if loss and min(loss) > 0:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("mean squared error")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)

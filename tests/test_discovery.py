@@ -1,0 +1,81 @@
+import math
+
+import pytest
+import torch
+
+from lconv.analysis import align, cosine, grassmann_distance
+from lconv.data import image_pairs, vector_pairs
+from lconv.discovery import fit_coefficients, fit_pairs
+
+
+def test_lstsq_with_a_fixed_known_angle_is_the_paper_baseline():
+    # SI C.2: with one known angle, first-order least squares is (R - I)/t, R = Y X^+.
+    p = image_pairs("rotation", n=200, size=5, t_range=(0.0, math.pi / 10), param="fixed")
+    r = fit_pairs(p.x, p.y, 1, t=p.t, method="lstsq")
+    R = torch.linalg.lstsq(p.x.double(), p.y.double()).solution.T
+    expected = (R - torch.eye(25, dtype=torch.float64)) / (math.pi / 10)
+    assert torch.allclose(r.generators[0].double(), expected, atol=1e-4)
+
+
+def test_exp_beats_first_order_on_the_default_task():
+    p = image_pairs("rotation", n=400, size=5, t_range=(0.0, math.pi / 8), seed=0)
+    first = fit_pairs(p.x, p.y, 1, method="lstsq", structure="antisymmetric")
+    ours = fit_pairs(p.x, p.y, 1, method="exp", structure="antisymmetric", epochs=8)
+    assert ours.generators.shape == (1, 25, 25)
+    assert torch.allclose(ours.generators[0], -ours.generators[0].T)  # antisymmetric search space
+    assert ours.generators[0].norm() == pytest.approx(1.0, rel=1e-4)  # unknown t: unit norm
+    assert cosine(ours.generators[0], p.truth[0]) > cosine(first.generators[0], p.truth[0]) + 0.1
+    assert ours.history["loss"][-1] < ours.history["start_loss"][0]
+    corr = torch.corrcoef(torch.stack([ours.t[:, 0], p.t[:, 0]]))[0, 1].abs()
+    assert corr > 0.95  # the hidden angles are recovered up to scale
+
+
+def test_exact_so3_pairs_with_unknown_coefficients():
+    p = vector_pairs("so3", n=200, points=3, t_range=(-0.5, 0.5))
+    r = fit_pairs(p.x, p.y, 3, method="exp", epochs=10)
+    _, cos = align(r.generators, p.truth)
+    assert bool((cos > 0.999).all())
+    assert grassmann_distance(r.generators, p.truth) < 0.05
+    gram = r.generators.flatten(1) @ r.generators.flatten(1).T
+    assert torch.allclose(gram, torch.eye(3), atol=0.05)  # an orthonormal basis
+
+
+def test_known_t_recovers_scale_and_fit_coefficients_inverts_it():
+    p = vector_pairs("so3", n=100, points=2, t_range=(-0.5, 0.5))
+    r = fit_pairs(p.x, p.y, 3, t=p.t, method="exp", epochs=5)
+    assert torch.allclose(r.generators, p.truth, atol=1e-3)  # known t: the generators themselves
+    t = fit_coefficients(p.truth, p.x, p.y)
+    assert torch.allclose(t, p.t, atol=1e-3)
+
+
+def test_lconv_method_trains_a_layer_like_the_paper():
+    p = image_pairs("rotation", n=256, size=5, t_range=(0.0, math.pi / 10), param="fixed")
+    r = fit_pairs(p.x, p.y, 1, t=p.t, method="lconv", epochs=15, lr=3e-2)
+    assert r.history["loss"][-1] < 0.2 * r.history["loss"][0]
+
+
+def test_basis_restricts_the_search_space():
+    p = vector_pairs("so3", n=100, points=2, t_range=(-0.5, 0.5))
+    basis = p.truth[2:]  # only rotations about z allowed
+    r = fit_pairs(p.x, p.y, 1, method="lstsq", basis=basis)
+    assert cosine(r.generators[0], basis[0]) > 0.999
+
+
+def test_bad_input_is_named():
+    x = torch.randn(10, 4)
+    with pytest.raises(ValueError, match="same shape"):
+        fit_pairs(x, torch.randn(10, 5))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        fit_pairs(x, x.clone().fill_(math.inf))
+    with pytest.raises(ValueError, match=r"n_generators=17 but the search space has dimension 16"):
+        fit_pairs(x, x, 17)
+    with pytest.raises(ValueError, match=r"dimension 6"):
+        fit_pairs(x, x, 7, structure="antisymmetric")
+    with pytest.raises(ValueError, match="unknown method 'magic'"):
+        fit_pairs(x, x, method="magic")
+    with pytest.raises(ValueError, match=r"t must be \(N,\) or \(N, n_generators\)"):
+        fit_pairs(x, x, 2, t=torch.zeros(10))
+    with pytest.raises(TypeError, match="floating point"):
+        fit_pairs(x.long(), x.long())
+    with pytest.raises(ValueError, match=r"\(N, d\) or \(N, C, d\)"):
+        fit_pairs(torch.randn(4), torch.randn(4))
