@@ -8,11 +8,13 @@ from lconv import generators as G
 from lconv.analysis import (
     align,
     cosine,
+    data_projector,
     grassmann_distance,
     plot_generators,
     plot_history,
     plot_vector_fields,
     principal_angles,
+    restrict,
     transform_error,
     vector_field,
 )
@@ -77,3 +79,13 @@ def test_figures_are_written_as_png(tmp_path):
         data = path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000
     assert not list(tmp_path.glob("**/*.tmp"))
+
+
+def test_data_projector_and_restrict():
+    basis = torch.randn(3, 8, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    x = torch.randn(50, 3, dtype=torch.float64) @ basis  # data on a 3-D subspace of R^8
+    P = data_projector(x)
+    assert round(float(P.trace())) == 3
+    assert torch.allclose(P @ P, P, atol=1e-10) and torch.allclose(P @ x.T, x.T, atol=1e-10)
+    L = torch.randn(2, 8, 8, dtype=torch.float64)
+    assert torch.allclose(restrict(L, P) @ x.T, L @ x.T, atol=1e-9)  # same action on the data

@@ -100,3 +100,15 @@ def test_discover_vector_task_so3(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["grassmann_distance"] < 0.05
     assert metrics["structure_constants_error"] < 0.02
+
+
+def test_repro_c1_prints_the_paper_beside_ours(tmp_path, capsys):
+    table = tmp_path / "c1.md"
+    assert _run(["repro", "c1", "--out", str(tmp_path / "run"), "--table", str(table)]) == 0
+    out = capsys.readouterr().out
+    assert "0.772" in out and "0.770" in out and "0.940" in out
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert [round(r["ours"], 2) for r in results["rows"]] == [0.77, 0.94, 1.0]
+    assert table.read_text().startswith("# SI C.1") and "lconv repro c1 --seed 0" in table.read_text()
+    assert _run(["repro", "c9", "--out", str(tmp_path / "x")]) == 2
+    assert "unknown experiment 'c9'" in capsys.readouterr().err

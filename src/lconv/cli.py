@@ -151,6 +151,8 @@ def discover(
     for label, key in (
         ("|cos| with the truth", "cosine"),
         ("Grassmann distance", "grassmann_distance"),
+        ("|cos| on the data's span", "cosine_on_data"),
+        ("Grassmann distance on it", "grassmann_distance_on_data"),
         ("held-out error", "heldout_error"),
         ("structure constants error", "structure_constants_error"),
     ):
@@ -158,6 +160,32 @@ def discover(
             table.add_row(label, fmt(metrics[key]), fmt(base[key]))
     console.print(table)
     console.print(f"fit: {metrics['epochs_run']} rounds in {metrics['fit_seconds']:.1f} s; run folder: {folder}")
+
+
+@app.command()
+def repro(
+    name: str = typer.Argument(..., help="Experiment: c1, c2, c3 or c3-large (the paper's SI C)."),
+    seed: int = typer.Option(0, help="Seed of the data and the fits."),
+    out: str = typer.Option(None, help="Run folder (must not exist or be empty); default runs/repro-NAME-TIMESTAMP."),
+    table: str = typer.Option(None, help="Also write the markdown table to this file."),
+) -> None:
+    """Reproduce an experiment of the paper and print its numbers beside ours."""
+    from .experiments import repro as run
+
+    with console.status(f"running {name}") as status:
+        folder, rows = run(
+            name, seed=seed, out=out, table=table, progress=lambda label: status.update(f"{name}: {label} done")
+        )
+    f = lambda v: "" if v is None else f"{v:.3f}"  # noqa: E731
+    for experiment in dict.fromkeys(r["experiment"] for r in rows):
+        t = Table(title=f"lconv repro {name}: {experiment}")
+        for col in ("method", "|cos| ours", "paper", "target", "held-out error"):
+            t.add_column(col, justify="left" if col == "method" else "right")
+        for r in rows:
+            if r["experiment"] == experiment:
+                t.add_row(r["method"], f(r["ours"]), f(r["paper"]), r["target"], f(r.get("heldout_error")))
+        console.print(t)
+    console.print(f"run folder: {folder}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,7 +2,7 @@
 
 from ..algebra import closure_residual, structure_constants
 from ..testing import equivariance_error
-from ._compare import align, cosine, grassmann_distance, principal_angles
+from ._compare import align, cosine, data_projector, grassmann_distance, principal_angles, restrict
 from ._figures import plot_generators, plot_history, plot_vector_fields, vector_field
 from ._transform import transform_error
 
@@ -10,12 +10,14 @@ __all__ = [
     "align",
     "closure_residual",
     "cosine",
+    "data_projector",
     "equivariance_error",
     "grassmann_distance",
     "plot_generators",
     "plot_history",
     "plot_vector_fields",
     "principal_angles",
+    "restrict",
     "structure_constants",
     "transform_error",
     "vector_field",

@@ -74,3 +74,21 @@ def align(learned: Tensor, truth: Tensor) -> tuple[Tensor, Tensor]:
     aligned = (coef.T @ vl).reshape(len(vt), *truth.shape[-2:])
     cos = torch.tensor([cosine(aligned[j], truth[j] if truth.dim() == 3 else truth) for j in range(len(vt))])
     return aligned.to(learned.dtype), cos
+
+
+def data_projector(x: Tensor, *, rtol: float = 1e-6) -> Tensor:
+    """Orthogonal projector ``(d, d)`` onto the span of samples ``x`` (``(N, d)`` or ``(N, C, d)``).
+
+    Generators are identifiable from data only on this span: ``L P`` is what pairs
+    ``(x, exp(t L) x)`` determine. Directions with variance below ``rtol`` times the
+    largest are left out.
+    """
+    flat = x.reshape(-1, x.shape[-1]).double()
+    evals, evecs = torch.linalg.eigh(flat.T @ flat)
+    keep = evecs[:, evals > rtol * evals.max()]
+    return keep @ keep.T
+
+
+def restrict(generators: Tensor, projector: Tensor) -> Tensor:
+    """Generators as operators on a subspace: ``L_i P`` (same shape as ``generators``)."""
+    return (generators.double() @ projector).to(generators.dtype)

@@ -87,7 +87,7 @@ def uniform_images(n: int, grid: Grid, *, generator: torch.Generator | None = No
 
 
 def band_limited_images(
-    n: int, grid: Grid, *, cutoff: float = 0.25, generator: torch.Generator | None = None
+    n: int, grid: Grid, *, cutoff: float = 0.35, generator: torch.Generator | None = None
 ) -> Tensor:
     """``n`` smooth random images, ``(n, d)`` float32, unit variance on average.
 

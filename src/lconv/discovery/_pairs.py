@@ -238,6 +238,7 @@ def fit_pairs(
     closure: float = 0.0,
     newton_steps: int = 3,
     chunk: int = 1024,
+    init_fraction: float = 0.25,
     seed: int = 0,
     device: str | torch.device | None = None,
     progress: Callable[[int, int, float], None] | None = None,
@@ -260,6 +261,9 @@ def fit_pairs(
         orthogonality, closure: weights of the penalties for ``k >= 2`` (``exp``).
         newton_steps: Gauss-Newton steps on the unknown ``t`` per round (``exp``).
         chunk: pairs per chunk when accumulating full-batch gradients (memory).
+        init_fraction: with unknown ``t``, the first-order start uses this share of the
+            pairs, those whose relative change ``|y - x| / |x|`` is smallest (the first
+            order holds for small transformations).
         seed: seeds the initialisation of ``lconv``.
         device: where to compute (default: where ``x`` is).
         progress: called as ``progress(epoch, epochs, loss)`` after each epoch.
@@ -277,7 +281,7 @@ def fit_pairs(
     config = dict(n_generators=k, t_known=t_known is not None, method=method, structure=structure,
                   basis=None if basis is None else len(basis), epochs=epochs, inner_steps=inner_steps,
                   batch_size=batch_size, lr=lr, orthogonality=orthogonality, closure=closure,
-                  newton_steps=newton_steps, seed=seed)  # fmt: skip
+                  newton_steps=newton_steps, init_fraction=init_fraction, seed=seed)  # fmt: skip
     history: dict[str, list[float]] = {"loss": [], "seconds": []}
     start = time.perf_counter()
 
@@ -286,14 +290,20 @@ def fit_pairs(
         t_fit = t_known.to(dev)
         L = _first_order_fit(x3, y3, t_fit)
     else:
-        L = _init_unknown(x3, y3, k)
+        # First order holds for small transformations: start from the pairs that change least.
+        change = (y3 - x3).flatten(1).norm(dim=1) / x3.flatten(1).norm(dim=1).clamp_min(1e-12)
+        m = min(n, max(int(init_fraction * n), 2 * k * d // max(1, x3.shape[1]), 8))
+        small = torch.argsort(change)[:m]
+        xs, ys = x3[small], y3[small]
+        L = _init_unknown(xs, ys, k)
         L = space.generators(space.project(L))
         L = L / L.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None]
-        t_fit = _fit_t(L, x3, y3)
+        ts = _fit_t(L, xs, ys)
         for _ in range(3):  # alternate first-order least squares: a better start
-            L = space.generators(space.project(_first_order_fit(x3, y3, t_fit)))
+            L = space.generators(space.project(_first_order_fit(xs, ys, ts)))
             L = L / L.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None]
-            t_fit = _fit_t(L, x3, y3)
+            ts = _fit_t(L, xs, ys)
+        t_fit = _fit_t(L, x3, y3)
     L = space.generators(space.project(L))
 
     if method == "lstsq":

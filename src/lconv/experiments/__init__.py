@@ -1,5 +1,6 @@
 """Experiments: each one keyword-only function that writes a run folder. The library never imports them."""
 
 from .discover import TASKS, discover
+from .repro import EXPERIMENTS, repro
 
-__all__ = ["TASKS", "discover"]
+__all__ = ["EXPERIMENTS", "TASKS", "discover", "repro"]

@@ -66,6 +66,13 @@ def _evaluate(gens: torch.Tensor, pairs: Pairs, heldout: Pairs) -> dict:
         "principal_angles": [float(a) for a in analysis.principal_angles(gens, truth)],
         "heldout_error": analysis.transform_error(gens, heldout.x, heldout.y),
     }
+    proj = analysis.data_projector(pairs.x)
+    rank = int(round(float(proj.trace())))
+    if rank < proj.shape[0]:  # data on a subspace: the generators are identifiable only there
+        g_data, t_data = analysis.restrict(gens, proj), analysis.restrict(truth, proj)
+        out["data_rank"] = rank
+        out["cosine_on_data"] = [float(c) for c in analysis.align(g_data, t_data)[1]]
+        out["grassmann_distance_on_data"] = analysis.grassmann_distance(g_data, t_data)
     if len(truth) >= 2:
         c_true = structure_constants(truth.double()).constants
         c_learned = structure_constants(aligned.double())
@@ -176,6 +183,8 @@ def _report(config: dict, metrics: dict, figures: list[Path], folder: Path) -> s
     rows = [
         ("\\|cos\\| with the true generator(s), best-aligned", "cosine"),
         ("Grassmann distance to the true span (rad)", "grassmann_distance"),
+        ("\\|cos\\| on the span of the data", "cosine_on_data"),
+        ("Grassmann distance on the span of the data", "grassmann_distance_on_data"),
         ("held-out error of exp(t L) x, relative to \\|y - x\\|", "heldout_error"),
         ("structure constants, relative error", "structure_constants_error"),
         ("closure residual of the learned basis", "closure_residual"),
