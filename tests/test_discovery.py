@@ -79,3 +79,16 @@ def test_bad_input_is_named():
         fit_pairs(x.long(), x.long())
     with pytest.raises(ValueError, match=r"\(N, d\) or \(N, C, d\)"):
         fit_pairs(torch.randn(4), torch.randn(4))
+
+
+def test_recursive_model_of_si_c3_regresses_the_angle():
+    from lconv.discovery import RecursiveAngleModel, fit_recursive
+
+    p = image_pairs("rotation", n=600, size=5, t_range=(0.0, math.pi / 8))
+    r = fit_recursive(p.x, p.y, p.t[:, 0], epochs=6, batch_size=16, lr=3e-3)
+    assert r.generators.shape == (1, 25, 25)
+    assert r.history["loss"][-1] < 0.4 * float(p.t.var())  # far better than predicting the mean angle
+    model = RecursiveAngleModel(25, channels=3, steps=2)
+    assert model(p.x[:4], p.y[:4]).shape == (4,)
+    with pytest.raises(ValueError, match=r"must both be \(N, d\)"):
+        fit_recursive(p.x[:, None], p.y[:, None], p.t)

@@ -1,5 +1,14 @@
 """Symmetry discovery: learn the generators that relate pairs of samples."""
 
 from ._pairs import METHODS, STRUCTURES, DiscoveryResult, fit_coefficients, fit_pairs
+from ._recursive import RecursiveAngleModel, fit_recursive
 
-__all__ = ["METHODS", "STRUCTURES", "DiscoveryResult", "fit_coefficients", "fit_pairs"]
+__all__ = [
+    "METHODS",
+    "STRUCTURES",
+    "DiscoveryResult",
+    "RecursiveAngleModel",
+    "fit_coefficients",
+    "fit_pairs",
+    "fit_recursive",
+]

@@ -18,7 +18,7 @@ from .. import __version__, analysis
 from .. import generators as G
 from .._io import write_json, write_text
 from ..data import image_pairs
-from ..discovery import fit_pairs
+from ..discovery import fit_pairs, fit_recursive
 from ..grid import Grid
 from .discover import run_folder_path
 
@@ -47,7 +47,10 @@ def _pairs_rows(experiment: str, pairs, runs, paper_rows, target: str, progress)
     heldout = None
     for label, kwargs in runs:
         start = time.perf_counter()
-        res = fit_pairs(pairs.x, pairs.y, 1, **kwargs)
+        if kwargs.get("method") == "recursive":
+            res = fit_recursive(pairs.x, pairs.y, pairs.t[:, 0], **{k: v for k, v in kwargs.items() if k != "method"})
+        else:
+            res = fit_pairs(pairs.x, pairs.y, 1, **kwargs)
         if heldout is None:
             cfg = dict(pairs.config)
             cfg.update(seed=cfg["seed"] + 1, n=max(200, cfg["n"] // 4))
@@ -78,6 +81,7 @@ def _c3(size: int, t_max: float, n: int, paper_value: float, target: str, epochs
     def run(seed: int, progress) -> list[Row]:
         pairs = image_pairs("rotation", n=n, size=size, t_range=(0.0, t_max), seed=seed)
         runs = [
+            ("recursive L-conv + angle regression (SI C.3, angles as labels)", dict(method="recursive", seed=seed)),
             ("first-order least squares", dict(method="lstsq")),
             ("ours: exp, free", dict(method="exp", epochs=epochs)),
             ("ours: exp, antisymmetric", dict(method="exp", structure="antisymmetric", epochs=epochs)),
