@@ -248,3 +248,27 @@ def test_gcn_operator_matches_the_formula():
     assert G.edges_from_adjacency(A).shape == (2, 6)
     with pytest.raises(ValueError, match="zero degree"):
         G.gcn(torch.zeros(3, 3), self_loops=False)
+
+
+def test_exp_apply_matches_the_matrix_exponential(dtype):
+    gen = torch.Generator().manual_seed(5)
+    L = torch.randn(2, 7, 7, generator=gen, dtype=dtype)
+    t = 3 * torch.randn(4, 2, generator=gen, dtype=dtype)  # |t L| well above 1: several squarings
+    v = torch.randn(4, 3, 7, generator=gen, dtype=dtype)
+    ref = torch.einsum("bij,bcj->bci", G.exp(torch.einsum("bk,kij->bij", t, L)), v)
+    tol = 1e-4 if dtype == torch.float32 else 1e-8  # Taylor order 8 per step: truncation < 1/9!
+    assert float((G.exp_apply(L, t, v) - ref).norm() / ref.norm()) < tol
+    assert torch.allclose(G.exp_apply(L, t, v[:, 0]), ref[:, 0], rtol=10 * tol, atol=10 * tol)
+    with pytest.raises(FloatingPointError, match="not finite"):
+        G.exp_apply(L, torch.full_like(t, math.nan), v)
+
+
+def test_closure_loss_is_differentiable_and_zero_for_an_algebra():
+    from lconv.algebra import closure_loss
+
+    so3 = G.matrix_algebra("so3", dtype=torch.float64)
+    assert float(closure_loss(so3)) < 1e-20
+    pair = torch.randn(2, 4, 4, dtype=torch.float64, requires_grad=True)
+    loss = closure_loss(pair)
+    loss.backward()
+    assert float(loss.detach()) > 0.1 and pair.grad is not None and torch.isfinite(pair.grad).all()

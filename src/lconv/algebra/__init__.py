@@ -8,13 +8,23 @@ parametrisations live in :mod:`lconv.nn`; :mod:`lconv.generators` gathers both.
 from ._derivative import central_difference, derivative, swi_derivative
 from ._families import FAMILIES, family, matrix_algebra, pushforward, rotation, scaling, translation
 from ._graph import edges_from_adjacency, from_incidence, gcn, incidence
-from ._lie import StructureConstants, bracket, closure_residual, exp, exp_apply, exp_approx, structure_constants
+from ._lie import (
+    StructureConstants,
+    bracket,
+    closure_loss,
+    closure_residual,
+    exp,
+    exp_apply,
+    exp_approx,
+    structure_constants,
+)
 
 __all__ = [
     "FAMILIES",
     "StructureConstants",
     "bracket",
     "central_difference",
+    "closure_loss",
     "closure_residual",
     "derivative",
     "edges_from_adjacency",
