@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
+import torch.autograd.forward_ad as fwAD
 from torch import Tensor
 
 from ..algebra._lie import closure_loss, exp_apply
@@ -134,7 +135,8 @@ def _first_order_fit(x: Tensor, y: Tensor, t: Tensor) -> Tensor:
     k = t.shape[1]
     z = (t[:, None, :, None] * x[:, :, None, :]).reshape(n * c, k * d)  # [t_1 x, ..., t_k x]
     delta = (y - x).reshape(n * c, d)
-    w = torch.linalg.lstsq(z.double(), delta.double()).solution.T  # (d, k d)
+    # truncated pseudo-inverse: minimum-norm solution, blind to directions the data does not visit
+    w = (torch.linalg.pinv(z.double(), rtol=1e-6) @ delta.double()).T  # (d, k d)
     return w.reshape(d, k, d).transpose(0, 1).to(x.dtype)
 
 
@@ -170,8 +172,6 @@ def _newton_t(L: Tensor, t: Tensor, x: Tensor, y: Tensor, iters: int) -> Tensor:
     The Jacobian ``d exp(t . L) x / d t_i`` is exact (forward-mode differentiation, one pass
     per generator), so the steps are right also for generators that do not commute.
     """
-    import torch.autograd.forward_ad as fwAD
-
     L = L.detach()
     k = L.shape[0]
     t = t.detach().clone()
@@ -292,7 +292,7 @@ def fit_pairs(
     else:
         # First order holds for small transformations: start from the pairs that change least.
         change = (y3 - x3).flatten(1).norm(dim=1) / x3.flatten(1).norm(dim=1).clamp_min(1e-12)
-        m = min(n, max(int(init_fraction * n), 2 * k * d // max(1, x3.shape[1]), 8))
+        m = min(n, max(int(init_fraction * n), 2 * k * d // max(1, x3.shape[1]), 8), 4000)  # Gram is m x m
         small = torch.argsort(change)[:m]
         xs, ys = x3[small], y3[small]
         L = _init_unknown(xs, ys, k)
