@@ -92,3 +92,14 @@ def test_recursive_model_of_si_c3_regresses_the_angle():
     assert model(p.x[:4], p.y[:4]).shape == (4,)
     with pytest.raises(ValueError, match=r"must both be \(N, d\)"):
         fit_recursive(p.x[:, None], p.y[:, None], p.t)
+
+
+def test_sign_free_start_on_band_limited_data_with_hidden_symmetric_t():
+    # t in (-0.1, 0.1): signs unknown, so averaging y - x says nothing; variable projection
+    # of the first-order model finds the generator on the data's span anyway.
+    from lconv.analysis import data_projector, restrict
+
+    p = image_pairs("rotation", n=400, size=10, images="band-limited", transform="exact", t_range=(-0.1, 0.1))
+    P = data_projector(p.x)
+    r = fit_pairs(p.x, p.y, 1, method="lstsq")
+    assert cosine(restrict(r.generators, P)[0], restrict(p.truth, P)[0]) > 0.75

@@ -155,6 +155,36 @@ def _init_unknown(x: Tensor, y: Tensor, k: int) -> Tensor:
     return torch.einsum("nk,ncd,nec->kde", u, delta, white).to(x.dtype)
 
 
+def _varpro_first_order(L: Tensor, x: Tensor, y: Tensor, space: _Space, iters: int = 100) -> Tensor:
+    """Improve a start by variable projection on the first-order model.
+
+    Minimises ``sum_n |(y_n - x_n) - Pi_n (y_n - x_n)|^2`` over the generators, ``Pi_n``
+    the projector onto ``span{L_i x_n}``: the best ``t_n`` of every pair is eliminated in
+    closed form, so the objective does not care about the sign or scale of ``t``.
+    """
+    params = space.project(L).detach().contiguous().clone().requires_grad_(True)
+    delta = (y - x).flatten(1).double()
+    total = delta.pow(2).sum()
+    if total == 0:
+        return L
+    opt = torch.optim.LBFGS([params], lr=1.0, max_iter=iters, history_size=20, line_search_fn="strong_wolfe")
+    eye = torch.eye(L.shape[0], dtype=torch.float64, device=x.device)
+
+    def closure():
+        opt.zero_grad()
+        lx = torch.einsum("kij,ncj->nkci", space.generators(params), x).flatten(2).double()
+        a = lx @ lx.transpose(1, 2)
+        a = a + 1e-10 * a.diagonal(dim1=1, dim2=2).mean(-1).clamp_min(1e-30)[:, None, None] * eye
+        b = lx @ delta[:, :, None]
+        loss = 1.0 - (b.transpose(1, 2) @ torch.linalg.solve(a, b)).sum() / total
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    out = space.generators(params).detach()
+    return out if torch.isfinite(out).all() else L
+
+
 def _fit_t(L: Tensor, x: Tensor, y: Tensor) -> Tensor:
     """First-order coefficients per pair: ``y - x = sum_i t_i (L_i x)`` by least squares, (N, k)."""
     lx = torch.einsum("kij,ncj->nkci", L, x).flatten(2)  # (n, k, c d)
@@ -296,13 +326,8 @@ def fit_pairs(
         small = torch.argsort(change)[:m]
         xs, ys = x3[small], y3[small]
         L = _init_unknown(xs, ys, k)
-        L = space.generators(space.project(L))
+        L = _varpro_first_order(space.generators(space.project(L)), xs, ys, space)
         L = L / L.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None]
-        ts = _fit_t(L, xs, ys)
-        for _ in range(3):  # alternate first-order least squares: a better start
-            L = space.generators(space.project(_first_order_fit(xs, ys, ts)))
-            L = L / L.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None]
-            ts = _fit_t(L, xs, ys)
         t_fit = _fit_t(L, x3, y3)
     L = space.generators(space.project(L))
 
