@@ -11,7 +11,9 @@ known or unknown coefficients ``t_n`` (``k`` per pair). Methods:
 ``exp`` (default)
     The finite transformation itself: minimise ``|exp(sum_i t_ni L_i) x_n - y_n|^2`` over
     ``L`` (and over ``t_n`` when they are unknown), starting from the first-order
-    solution. Unknown ``t_n`` are eliminated per pair by Newton steps on their own
+    solution. With hidden ``t`` that start comes from the quarter of the pairs that change
+    least, by variable projection of the first-order model (each pair's ``t`` eliminated
+    in closed form, so the signs of ``t`` need not be known). Unknown ``t_n`` are eliminated per pair by Newton steps on their own
     (separable) least-squares problem before every update of ``L`` (variable projection),
     so ``t`` never lags behind ``L``. Because ``t L = (st)(L/s)``, with unknown ``t``
     each ``L_i`` is normalised to unit Frobenius norm. Several generators are kept a basis
