@@ -103,3 +103,16 @@ def test_sign_free_start_on_band_limited_data_with_hidden_symmetric_t():
     P = data_projector(p.x)
     r = fit_pairs(p.x, p.y, 1, method="lstsq")
     assert cosine(restrict(r.generators, P)[0], restrict(p.truth, P)[0]) > 0.75
+
+
+@pytest.mark.parametrize("algebra", ["sl2", "so13"])
+def test_non_compact_algebras_and_their_structure_constants(algebra):
+    from lconv.algebra import structure_constants
+
+    p = vector_pairs(algebra, n=300, points=4, t_range=(-0.5, 0.5))
+    r = fit_pairs(p.x, p.y, len(p.truth), method="exp", epochs=8)
+    assert grassmann_distance(r.generators, p.truth) < 0.05
+    aligned, _ = align(r.generators, p.truth)
+    c_true = structure_constants(p.truth.double()).constants
+    c_found = structure_constants(aligned.double()).constants
+    assert float((c_found - c_true).norm() / c_true.norm()) < 0.02
