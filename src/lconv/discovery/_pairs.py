@@ -131,6 +131,11 @@ class _Space:
         return L.clone()
 
 
+def _unit(L: Tensor) -> Tensor:
+    """Each generator scaled to unit Frobenius norm."""
+    return L / L.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None]
+
+
 def _first_order_fit(x: Tensor, y: Tensor, t: Tensor) -> Tensor:
     """``y - x = sum_i t_i L_i x`` by least squares; x, y (N, C, d), t (N, k) -> L (k, d, d)."""
     n, c, d = x.shape
@@ -236,7 +241,7 @@ def _penalties(L: Tensor, orthogonality: float, closure: float) -> Tensor:
         gram = unit @ unit.T
         out = out + orthogonality * (gram - torch.eye(k, dtype=L.dtype, device=L.device)).pow(2).sum()
     if closure > 0:
-        out = out + closure * closure_loss(L / flat.norm(dim=1).clamp_min(1e-12)[:, None, None])
+        out = out + closure * closure_loss(_unit(L))
     return out
 
 
@@ -329,7 +334,7 @@ def fit_pairs(
         xs, ys = x3[small], y3[small]
         L = _init_unknown(xs, ys, k)
         L = _varpro_first_order(space.generators(space.project(L)), xs, ys, space)
-        L = L / L.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None]
+        L = _unit(L)
         t_fit = _fit_t(L, x3, y3)
     L = space.generators(space.project(L))
 
@@ -345,7 +350,7 @@ def fit_pairs(
 
     def current() -> Tensor:
         Lc = space.generators(params)
-        return Lc / Lc.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None] if normalise else Lc
+        return _unit(Lc) if normalise else Lc
 
     if method == "exp":
         # Keep the refinement only if it fits the pairs better than its first-order start

@@ -155,13 +155,9 @@ def discover(
     write_npy(folder / "generators.npy", gens.numpy())
     write_json(folder / "metrics.json", metrics)
 
-    figures = [
-        analysis.plot_generators(
-            analysis.align(gens, pairs.truth)[0], folder / "figures" / "generators.png", truth=pairs.truth
-        )
-    ]
+    aligned = analysis.align(gens, pairs.truth)[0]  # drawn in the basis of the truth
+    figures = [analysis.plot_generators(aligned, folder / "figures" / "generators.png", truth=pairs.truth)]
     if pairs.grid is not None and pairs.grid.ndim == 2:
-        aligned = analysis.align(gens, pairs.truth)[0]
         figures.append(
             analysis.plot_vector_fields(aligned, pairs.grid, folder / "figures" / "flows.png", truth=pairs.truth)
         )
