@@ -360,8 +360,7 @@ def fit_pairs(
         try:
             _fit_exp(params, current, x3, y3, t_fit, t_known is None, epochs, inner_steps, newton_steps,
                      orthogonality, closure, chunk, history, start, progress)  # fmt: skip
-            with torch.no_grad():
-                end_loss = _exp_loss(current(), t_fit, x3, y3, chunk)
+            end_loss = history["loss"][-1]  # the loss of the current state, recorded by the last round
         except FloatingPointError:
             end_loss = math.inf
         history["start_loss"] = [start_loss]
