@@ -1,4 +1,4 @@
-"""Neural-network modules: the L-conv layer and the parametrisations of its generators."""
+"""Neural-network modules: the L-conv layer, the parametrisations of its generators, the SI D classifiers."""
 
 from . import functional
 from ._generators import (
@@ -12,8 +12,16 @@ from ._generators import (
     learned,
 )
 from ._layer import LConv, LConvStack
+from ._models import CNN, MODELS, FullyConnected, LConvClassifier, ShallowFC, build_model, param_count
 
 __all__ = [
+    "CNN",
+    "MODELS",
+    "FullyConnected",
+    "LConvClassifier",
+    "ShallowFC",
+    "build_model",
+    "param_count",
     "DenseGenerators",
     "FixedGenerators",
     "Generators",

@@ -1,0 +1,273 @@
+"""The image classifiers of SI D: L-conv and its baselines, each followed by the paper's head.
+
+Every model maps images ``(batch, C, H, W)`` to logits ``(batch, classes)``: one or two
+hidden layers (L-conv, a CNN, or fully connected), a ReLU after each, then the paper's
+head: flatten and one linear layer (the softmax is in the cross-entropy loss). No
+dropout, normalisation or pooling beyond what the options ask for (SI D).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ._generators import LowRankGenerators
+from ._layer import LConv
+
+__all__ = ["MODELS", "CNN", "FullyConnected", "LConvClassifier", "ShallowFC", "build_model", "param_count"]
+
+MODELS = ("lconv", "lconv-random", "cnn", "fc", "fc-shallow", "escnn")
+
+
+def param_count(model: nn.Module, *, trainable: bool = True) -> int:
+    """Number of (trainable, by default) scalar parameters of ``model``."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable)
+
+
+def _check_images(x: Tensor, shape: tuple[int, int, int], where: str) -> None:
+    if x.dim() != 4 or tuple(x.shape[1:]) != shape:
+        raise ValueError(
+            f"{where}: expected images of shape (batch, {', '.join(map(str, shape))}), got {tuple(x.shape)}"
+        )
+
+
+class LConvClassifier(nn.Module):
+    r"""L-conv layers with learned low-rank generators, then flatten and a linear head.
+
+    Layer ``l`` computes ``f <- ReLU(W0 f + sum_i W_i (U_i V_i^T f) + b)`` on the
+    ``d = H W`` pixels as nodes, with ``n`` generators ``L_i = U_i V_i^T`` of rank ``r``
+    (``2 n d r`` parameters per layer; each layer has its own generators). The pixel
+    order plays no role: a fixed permutation of the pixels is absorbed by ``U, V``,
+    which is why L-conv keeps working on scrambled images (SI D).
+
+    Args:
+        image_shape: ``(C, H, W)``.
+        num_classes: number of classes.
+        channels: output channels of every L-conv layer (SI D: 32).
+        layers: number of L-conv layers (1 or more).
+        n_generators: ``n`` per layer (SI D: 9, as many as a 3x3 kernel has taps).
+        rank: rank ``r`` of each generator; a single int, or one per layer.
+        train_generators: ``False`` freezes the random initial generators
+            (the "random L" baseline of SI D).
+
+    Shapes:
+        input ``(batch, C, H, W)``; output ``(batch, num_classes)``.
+    """
+
+    def __init__(
+        self,
+        image_shape: tuple[int, int, int],
+        num_classes: int,
+        *,
+        channels: int = 32,
+        layers: int = 1,
+        n_generators: int = 9,
+        rank: int | tuple[int, ...] = 16,
+        train_generators: bool = True,
+    ):
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        c, h, w = self.image_shape
+        d = h * w
+        ranks = (rank,) * layers if isinstance(rank, int) else tuple(rank)
+        if len(ranks) != layers:
+            raise ValueError(
+                f"LConvClassifier: got {len(ranks)} ranks for {layers} layers; give one rank or one per layer"
+            )
+        blocks = []
+        for i, r in enumerate(ranks):
+            gens = LowRankGenerators(n_generators, d, r)
+            gens.requires_grad_(train_generators)
+            blocks.append(LConv(c if i == 0 else channels, channels, gens))
+        self.layers = nn.ModuleList(blocks)
+        self.head = nn.Linear(channels * d, num_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_images(x, self.image_shape, type(self).__name__)
+        f = x.flatten(2)  # (B, C, d)
+        for layer in self.layers:
+            f = torch.relu(layer(f))
+        return self.head(f.flatten(1))
+
+
+class CNN(nn.Module):
+    """``k x k`` convolutions (ReLU, optional 2x2 max-pooling after each), then flatten and a linear head.
+
+    Args:
+        image_shape: ``(C, H, W)``.
+        num_classes: number of classes.
+        channels: filters per layer (SI D: 32).
+        layers: number of convolutional layers.
+        kernel: kernel size ``k`` (SI D: 3; its best CNN on MNIST used 5).
+        padding: ``"valid"`` (no padding, the paper's count of 185k parameters for 5x5 on
+            MNIST) or ``"same"``.
+        pool: 2x2 max-pooling after each layer.
+    """
+
+    def __init__(
+        self,
+        image_shape: tuple[int, int, int],
+        num_classes: int,
+        *,
+        channels: int = 32,
+        layers: int = 1,
+        kernel: int = 3,
+        padding: str = "valid",
+        pool: bool = False,
+    ):
+        super().__init__()
+        if padding not in ("valid", "same"):
+            raise ValueError(f"CNN: padding must be 'valid' or 'same', got {padding!r}")
+        self.image_shape = tuple(image_shape)
+        c, h, w = self.image_shape
+        blocks: list[nn.Module] = []
+        for i in range(layers):
+            blocks += [nn.Conv2d(c if i == 0 else channels, channels, kernel, padding=padding), nn.ReLU()]
+            if padding == "valid":
+                h, w = h - kernel + 1, w - kernel + 1
+            if pool:
+                blocks.append(nn.MaxPool2d(2))
+                h, w = h // 2, w // 2
+            if h < 1 or w < 1:
+                raise ValueError(
+                    f"CNN: {layers} layers of {kernel}x{kernel} leave no pixels of {image_shape}; use fewer"
+                )
+        self.features = nn.Sequential(*blocks)
+        self.head = nn.Linear(channels * h * w, num_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_images(x, self.image_shape, type(self).__name__)
+        return self.head(self.features(x).flatten(1))
+
+
+class FullyConnected(nn.Module):
+    """L-conv's shape without its weight sharing (SI D, "FC" / "FC (L-conv)").
+
+    Each layer maps ``C d -> n r -> channels d`` by two linear maps (the first without an
+    activation, like ``V^T`` and ``U`` of low-rank generators), then ReLU; then the
+    head. Far more parameters than L-conv, the point of the comparison.
+    """
+
+    def __init__(
+        self,
+        image_shape: tuple[int, int, int],
+        num_classes: int,
+        *,
+        channels: int = 32,
+        layers: int = 1,
+        n_generators: int = 9,
+        rank: int | tuple[int, ...] = 16,
+    ):
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        c, h, w = self.image_shape
+        d = h * w
+        ranks = (rank,) * layers if isinstance(rank, int) else tuple(rank)
+        blocks: list[nn.Module] = []
+        width = c * d
+        for r in ranks:
+            blocks += [nn.Linear(width, n_generators * r), nn.Linear(n_generators * r, channels * d), nn.ReLU()]
+            width = channels * d
+        self.features = nn.Sequential(*blocks)
+        self.head = nn.Linear(width, num_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_images(x, self.image_shape, type(self).__name__)
+        return self.head(self.features(x.flatten(1)))
+
+
+class ShallowFC(nn.Module):
+    """One wide hidden layer whose width matches a given parameter budget (SI D, "FC (shallow)").
+
+    ``width = round((budget - K) / (C d + 1 + K))`` for ``K`` classes, so that
+    ``C d width + width + width K + K`` is as close to ``budget`` as an integer width allows.
+    """
+
+    def __init__(self, image_shape: tuple[int, int, int], num_classes: int, *, budget: int):
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        c, h, w = self.image_shape
+        inputs = c * h * w
+        width = max(1, round((budget - num_classes) / (inputs + 1 + num_classes)))
+        self.width = width
+        self.features = nn.Sequential(nn.Linear(inputs, width), nn.ReLU())
+        self.head = nn.Linear(width, num_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_images(x, self.image_shape, type(self).__name__)
+        return self.head(self.features(x.flatten(1)))
+
+
+def _escnn_model(image_shape: tuple[int, int, int], num_classes: int, *, channels: int, layers: int, kernel: int):
+    try:
+        from escnn import gspaces
+        from escnn import nn as enn
+    except ImportError:
+        raise ValueError("model 'escnn' needs the escnn library: pip install escnn") from None
+
+    c, h, w = image_shape
+    space = gspaces.rot2dOnR2(N=8)
+    field_in = enn.FieldType(space, c * [space.trivial_repr])
+    # channels // 8 regular fields of C8: about the same number of feature maps as the other models
+    field_hidden = enn.FieldType(space, max(1, channels // 8) * [space.regular_repr])
+    blocks = []
+    field = field_in
+    for _ in range(layers):
+        blocks += [enn.R2Conv(field, field_hidden, kernel_size=kernel, padding=kernel // 2), enn.ReLU(field_hidden)]
+        field = field_hidden
+    blocks.append(enn.GroupPooling(field_hidden))
+
+    class _Escnn(nn.Module):
+        """C8-equivariant convolutions (escnn), pooled over rotations, then the paper's head."""
+
+        def __init__(self):
+            super().__init__()
+            self.image_shape = tuple(image_shape)
+            self.field_in = field_in
+            self.features = enn.SequentialModule(*blocks)
+            self.head = nn.Linear(max(1, channels // 8) * h * w, num_classes)
+
+        def forward(self, x: Tensor) -> Tensor:
+            _check_images(x, self.image_shape, "escnn model")
+            return self.head(self.features(enn.GeometricTensor(x, self.field_in)).tensor.flatten(1))
+
+    return _Escnn()
+
+
+def build_model(
+    name: str,
+    image_shape: tuple[int, int, int],
+    num_classes: int,
+    *,
+    channels: int = 32,
+    layers: int = 1,
+    n_generators: int = 9,
+    rank: int | None = None,
+    kernel: int = 3,
+    padding: str = "valid",
+    pool: bool = False,
+) -> nn.Module:
+    """One of the SI D models by name (``MODELS``), with the options that apply to it.
+
+    ``rank`` defaults to 16 for one layer and 8 for more (SI D). ``fc-shallow`` takes the
+    parameter count of the ``lconv`` model with the same options as its budget.
+    """
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    if not isinstance(layers, int) or layers < 1:
+        raise ValueError(f"layers must be a positive int, got {layers!r}")
+    rank = rank if rank is not None else (16 if layers == 1 else 8)
+    lconv_options = dict(channels=channels, layers=layers, n_generators=n_generators, rank=rank)
+    if name in ("lconv", "lconv-random"):
+        return LConvClassifier(image_shape, num_classes, train_generators=name == "lconv", **lconv_options)
+    if name == "cnn":
+        return CNN(
+            image_shape, num_classes, channels=channels, layers=layers, kernel=kernel, padding=padding, pool=pool
+        )
+    if name == "fc":
+        return FullyConnected(image_shape, num_classes, **lconv_options)
+    if name == "fc-shallow":
+        with torch.device("meta"):
+            budget = param_count(LConvClassifier(image_shape, num_classes, **lconv_options))
+        return ShallowFC(image_shape, num_classes, budget=budget)
+    return _escnn_model(image_shape, num_classes, channels=channels, layers=layers, kernel=kernel)
