@@ -14,7 +14,7 @@ MNIST = (1, 28, 28)
 @pytest.mark.parametrize("layers", [1, 2])
 def test_logits_shape_and_gradients(name, layers):
     torch.manual_seed(0)
-    net = build_model(name, (3, 8, 8), 5, channels=4, layers=layers, n_generators=3, rank=2)
+    net = build_model(name, (3, 8, 8), 5, channels=4, layers=layers, n_generators=3, rank=2, kernel=3)
     x = torch.randn(6, 3, 8, 8)
     out = net(x)
     assert out.shape == (6, 5)

@@ -12,15 +12,27 @@ from ._generators import (
     learned,
 )
 from ._layer import LConv, LConvStack
-from ._models import CNN, MODELS, FullyConnected, LConvClassifier, ShallowFC, build_model, param_count
+from ._models import (
+    CNN,
+    MODEL_DEFAULTS,
+    MODELS,
+    FullyConnected,
+    LConvClassifier,
+    ShallowFC,
+    build_model,
+    model_options,
+    param_count,
+)
 
 __all__ = [
     "CNN",
     "MODELS",
+    "MODEL_DEFAULTS",
     "FullyConnected",
     "LConvClassifier",
     "ShallowFC",
     "build_model",
+    "model_options",
     "param_count",
     "DenseGenerators",
     "FixedGenerators",
