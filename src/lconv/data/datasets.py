@@ -294,7 +294,7 @@ def download_file(
     mismatched download leaves nothing behind. ``file://`` URLs work too.
 
     Raises:
-        ValueError: every URL answered, but with the wrong checksum.
+        ValueError: no URL gave the right file and at least one gave a wrong checksum.
         ConnectionError: no URL could be read.
     """
     urls = (urls,) if isinstance(urls, str) else tuple(urls)
