@@ -1,5 +1,24 @@
-"""Data: synthetic pairs with a planted symmetry (and, later, image datasets)."""
+"""Data: image datasets and their variants, and synthetic pairs with a planted symmetry."""
 
+from .datasets import (
+    DATASETS,
+    ENV_VAR,
+    SPLITS,
+    VARIANTS,
+    DatasetInfo,
+    RemoteFile,
+    apply_variant,
+    download_dataset,
+    download_file,
+    load_dataset,
+    load_images,
+    pixel_permutation,
+    resolve_data_dir,
+    rotate_images,
+    rotation_angles,
+    scramble_pixels,
+    split_validation,
+)
 from .synthetic import (
     IMAGE_ALGEBRAS,
     Pairs,
@@ -11,11 +30,28 @@ from .synthetic import (
 )
 
 __all__ = [
+    "DATASETS",
+    "ENV_VAR",
     "IMAGE_ALGEBRAS",
+    "SPLITS",
+    "VARIANTS",
+    "DatasetInfo",
     "Pairs",
+    "RemoteFile",
+    "apply_variant",
     "band_limited_images",
+    "download_dataset",
+    "download_file",
     "grid_sample_transform",
     "image_pairs",
+    "load_dataset",
+    "load_images",
+    "pixel_permutation",
+    "resolve_data_dir",
+    "rotate_images",
+    "rotation_angles",
+    "scramble_pixels",
+    "split_validation",
     "uniform_images",
     "vector_pairs",
 ]
