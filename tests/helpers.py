@@ -1,10 +1,18 @@
-"""Shared test helpers: the slow dense reference layer and smooth test signals."""
+"""Shared test helpers: the slow dense reference layer, smooth test signals, the shared data files."""
 
 import math
+from pathlib import Path
 
+import pytest
 import torch
 
 from lconv import Grid
+
+#: the verified MNIST and Fashion-MNIST files beside the repository (``../shared/data``)
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+needs_shared = pytest.mark.skipif(
+    not (SHARED / "mnist").is_dir(), reason=f"the shared MNIST/Fashion-MNIST files are not at {SHARED}"
+)
 
 
 def reference_lconv(x, L, W0, W, b=None):

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import SHARED, needs_shared
 
 from lconv.data import (
     DATASETS,
@@ -27,11 +28,6 @@ from lconv.data import (
     rotation_angles,
     scramble_pixels,
     split_validation,
-)
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-needs_shared = pytest.mark.skipif(
-    not (SHARED / "mnist").is_dir(), reason=f"the shared MNIST/Fashion-MNIST files are not at {SHARED}"
 )
 
 

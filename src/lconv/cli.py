@@ -163,15 +163,117 @@ def discover(
 
 
 @app.command()
+def train(
+    dataset: str = typer.Option(None, help="mnist, fashion-mnist, cifar10 or cifar100 [default: mnist]."),
+    variant: str = typer.Option(None, help="default, rotated or rotated-scrambled [default: default]."),
+    model: str = typer.Option(None, help="lconv, cnn, fc, fc-shallow, lconv-random or escnn [default: lconv]."),
+    layers: int = typer.Option(None, min=1, help="Hidden layers [default: 1]."),
+    channels: int = typer.Option(
+        None, min=1, help="Channels (filters) per hidden layer [default: 8 L-conv/FC, 32 CNN]."
+    ),
+    generators: int = typer.Option(None, min=1, help="L-conv/FC: generators per layer [default: 8]."),
+    rank: int = typer.Option(None, min=1, help="L-conv/FC: rank of each generator [default: 10]."),
+    kernel: int = typer.Option(None, min=1, help="CNN: kernel size [default: 5]."),
+    padding: str = typer.Option(None, help="CNN: valid or same [default: valid]."),
+    pool: bool = typer.Option(None, "--pool/--no-pool", help="CNN: 2x2 max-pooling after each layer [default: no]."),
+    epochs: int = typer.Option(None, min=1, help="Epochs [default: 12]; may be raised with --resume."),
+    train_size: int = typer.Option(None, min=2, help="Training images used, validation included [default: all]."),
+    val_fraction: float = typer.Option(None, help="Share of them held out for validation [default: 0.1]."),
+    batch_size: int = typer.Option(None, min=1, help="Global batch size [default: 128]."),
+    lr: float = typer.Option(None, help="Peak learning rate of AdamW (warm-up, then cosine) [default: 2e-3]."),
+    weight_decay: float = typer.Option(None, help="AdamW weight decay [default: 0.1]."),
+    seed: int = typer.Option(None, help="Seed of the variant, the split, the weights and the batches [default: 0]."),
+    data_dir: str = typer.Option(None, help="Dataset folder [default: $LCONV_DATA]."),
+    download: bool = typer.Option(False, "--download", help="Fetch missing dataset files from their publishers."),
+    device: str = typer.Option("cpu", help="cpu, cuda, cuda:N or auto."),
+    out: str = typer.Option(None, help="Run folder (new or empty; with --resume the run to continue)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+) -> None:
+    """Train an SI D image classifier (L-conv or a baseline) and measure it on the official test set.
+
+    Runs unchanged under torchrun for several processes, e.g.
+    torchrun --nproc_per_node 4 -m lconv.cli train --dataset mnist --device cuda
+    """
+    import os
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from .experiments.train import train as run
+
+    options = dict(
+        dataset=dataset, variant=variant, model=model, layers=layers, channels=channels, generators=generators,
+        rank=rank, kernel=kernel, padding=padding, pool=pool, epochs=epochs, train_size=train_size,
+        val_fraction=val_fraction, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
+    )  # fmt: skip
+    quiet = int(os.environ.get("RANK", "0")) != 0
+    with Progress(
+        TextColumn("[bold]{task.description}[/bold]"), BarColumn(), TextColumn("{task.completed}/{task.total} batches"),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True, disable=quiet,
+    ) as bar:  # fmt: skip
+        jobs: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in jobs:
+                jobs[stage] = bar.add_task(stage, total=total)
+            bar.update(jobs[stage], completed=done)
+
+        folder, metrics = run(
+            out=out, resume=resume, data_dir=data_dir, download=download, device=device, progress=progress, **options
+        )
+    if quiet:
+        return
+    table = Table(title=f"lconv train: {folder.name}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key in ("test_accuracy", "val_accuracy", "best_epoch", "param_count", "epoch_seconds", "processes"):
+        v = metrics[key]
+        table.add_row(key, f"{v:.4f}" if isinstance(v, float) else str(v))
+    console.print(table)
+    console.print(f"run folder: {folder}")
+
+
+@app.command()
 def repro(
-    name: str = typer.Argument(..., help="Experiment: c1, c2, c3 or c3-large (the paper's SI C)."),
+    name: str = typer.Argument(..., help="Experiment: c1, c2, c3, c3-large (SI C) or d-table (SI D)."),
     seed: int = typer.Option(0, help="Seed of the data and the fits."),
     out: str = typer.Option(None, help="Run folder (must not exist or be empty); default runs/repro-NAME-TIMESTAMP."),
     table: str = typer.Option(None, help="Also write the markdown table to this file."),
+    datasets: str = typer.Option("mnist,fashion-mnist", help="d-table: comma-separated datasets."),
+    variants: str = typer.Option("default,rotated,rotated-scrambled", help="d-table: comma-separated variants."),
+    models: str = typer.Option("lconv,cnn,fc,fc-shallow,lconv-random", help="d-table: comma-separated models."),
+    epochs: int = typer.Option(10, min=1, help="d-table: epochs per run."),
+    train_size: int = typer.Option(None, min=2, help="d-table: training images per run [default: all]."),
+    channels: int = typer.Option(None, min=1, help="d-table: channels per hidden layer [default: each model's]."),
+    generators: int = typer.Option(None, min=1, help="d-table: L-conv generators [default: 8]."),
+    rank: int = typer.Option(None, min=1, help="d-table: rank of each generator [default: 10]."),
+    data_dir: str = typer.Option(None, help="d-table: dataset folder [default: $LCONV_DATA]."),
+    download: bool = typer.Option(False, "--download", help="d-table: fetch missing dataset files."),
+    device: str = typer.Option("cpu", help="d-table: cpu, cuda or auto."),
 ) -> None:
     """Reproduce an experiment of the paper and print its numbers beside ours."""
     from .experiments import repro as run
 
+    if name == "d-table":
+        from .experiments.dtable import d_table
+
+        split = lambda v: tuple(p.strip() for p in v.split(",") if p.strip())  # noqa: E731
+        with console.status("running d-table") as status:
+            folder, rows = d_table(
+                datasets=split(datasets), variants=split(variants), models=split(models), epochs=epochs,
+                train_size=train_size, seed=seed, out=out, table=table, data_dir=data_dir, download=download,
+                device=device, channels=channels, generators=generators, rank=rank,
+                progress=lambda cell: status.update(f"d-table: {cell} done"),
+            )  # fmt: skip
+        t = Table(title="lconv repro d-table: test accuracy (SI D)")
+        for col in ("dataset", "variant", "model", "test acc", "paper", "params", "s/epoch"):
+            t.add_column(col, justify="left" if col in ("dataset", "variant", "model") else "right")
+        for r in rows:
+            paper = "" if r["paper"] is None else f"{r['paper']:.4f}"
+            t.add_row(r["dataset"], r["variant"], r["model"], f"{r['test_accuracy']:.4f}", paper,
+                      f"{r['param_count']:,}", f"{r['epoch_seconds']:.1f}")  # fmt: skip
+        console.print(t)
+        console.print(f"run folder: {folder}")
+        return
     with console.status(f"running {name}") as status:
         folder, rows = run(
             name, seed=seed, out=out, table=table, progress=lambda label: status.update(f"{name}: {label} done")
@@ -192,7 +294,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``lconv`` console script."""
     try:
         app(args=argv, prog_name="lconv")
-    except (ValueError, TypeError, FileNotFoundError) as exc:
+    except (ValueError, TypeError, OSError) as exc:  # OSError: missing files, failed downloads
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"lconv: error: {msg}", file=sys.stderr)
         sys.exit(2)

@@ -1,0 +1,161 @@
+"""``lconv train``: the run folder, checkpoints, exact resumption, seeds, torchrun, bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import struct
+import subprocess
+import sys
+
+import pytest
+import torch
+from helpers import SHARED, needs_shared
+from safetensors.torch import load_file
+
+from lconv.cli import main
+from lconv.experiments.train import load_checkpoint, train
+
+pytestmark = needs_shared
+
+# a tiny model on a slice of MNIST: a few seconds per run
+TINY = dict(model="lconv", channels=2, generators=2, rank=2, train_size=640, batch_size=64, epochs=3, seed=0)
+
+
+def run(out, **options):
+    return train(out=out, data_dir=SHARED, **dict(TINY, **options))
+
+
+def weights(folder):
+    return load_file(str(folder / "checkpoint.safetensors"))
+
+
+def test_run_folder_and_metrics(tmp_path):
+    folder, m = run(tmp_path / "run")
+    names = {p.name for p in folder.iterdir()}
+    assert {
+        "config.json",
+        "metrics.json",
+        "log.csv",
+        "checkpoint.safetensors",
+        "best.safetensors",
+        "report.md",
+    } <= names
+    assert (folder / "figures" / "curves.png").stat().st_size > 1000
+    saved = json.loads((folder / "metrics.json").read_text())
+    for key in ("test_accuracy", "val_accuracy", "param_count", "epoch_seconds"):
+        assert saved[key] == pytest.approx(m[key])
+    assert m["train_images"] == 576 and m["val_images"] == 64 and m["test_images"] == 10_000
+    assert m["test_accuracy"] > 0.3  # ten classes: chance is 0.1
+    rows = list(csv.DictReader((folder / "log.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
+    assert max(float(r["val_accuracy"]) for r in rows) == pytest.approx(m["val_accuracy"], abs=1e-6)
+    config = json.loads((folder / "config.json").read_text())
+    assert config["channels"] == 2 and config["lr"] == 2e-3  # given, and the default
+    assert all(v is not None for k, v in config.items() if k != "train_size" or TINY[k] is None)  # all resolved
+    # TensorBoard got one point per epoch
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(folder / "tensorboard"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("val_accuracy")] == [1, 2, 3]
+
+
+def test_checkpoint_is_safetensors_not_pickle(tmp_path):
+    folder, _ = run(tmp_path / "run", epochs=1)
+    raw = (folder / "checkpoint.safetensors").read_bytes()
+    (size,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + size])  # safetensors: a JSON header, then raw tensor bytes
+    assert "model.head.weight" in header and "optim.0.exp_avg" in header
+    state, optim, meta = load_checkpoint(folder / "checkpoint.safetensors")
+    assert meta["epoch"] == 1 and len(meta["log"]) == 1
+    assert state["head.weight"].shape == (10, 2 * 784)
+
+
+def test_resume_after_a_kill_ends_where_an_uninterrupted_run_ends(tmp_path):
+    whole, m_whole = run(tmp_path / "whole")
+
+    def kill(stage, done, total):
+        if stage.startswith("epoch 3/") and done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(out=tmp_path / "killed", data_dir=SHARED, progress=kill, **TINY)
+    assert load_checkpoint(tmp_path / "killed" / "checkpoint.safetensors")[2]["epoch"] == 2
+    resumed, m_resumed = train(out=tmp_path / "killed", resume=True, data_dir=SHARED)
+    a, b = weights(whole), weights(resumed)
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert m_resumed["test_accuracy"] == m_whole["test_accuracy"]
+    assert (tmp_path / "killed" / "log.csv").read_text().count("\n") == 4  # header and three epochs, no repeats
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(tmp_path):
+    _, a = run(tmp_path / "a", epochs=1)
+    _, b = run(tmp_path / "b", epochs=1)
+    _, c = run(tmp_path / "c", epochs=1, seed=1)
+    assert a["test_loss"] == b["test_loss"] and a["train_loss"] == b["train_loss"]
+    assert a["test_loss"] != c["test_loss"]
+
+
+def test_resume_may_extend_epochs_but_not_change_the_run(tmp_path):
+    folder, _ = run(tmp_path / "run", epochs=1)
+    with pytest.raises(ValueError, match="lr=0.5 .*differ from the saved run"):
+        train(out=folder, resume=True, data_dir=SHARED, lr=0.5)
+    _, m = train(out=folder, resume=True, data_dir=SHARED, epochs=2)
+    assert m["epochs"] == 2
+
+
+def test_frozen_generators_stay_put(tmp_path):
+    folder, _ = run(tmp_path / "run", model="lconv-random", epochs=1)
+    state, _, _ = load_checkpoint(folder / "checkpoint.safetensors")
+    torch.manual_seed(TINY["seed"])
+    from lconv.nn import build_model
+
+    fresh = build_model("lconv-random", (1, 28, 28), 10, channels=2, n_generators=2, rank=2).state_dict()
+    assert torch.equal(state["layers.0.generators.U"], fresh["layers.0.generators.U"])
+    assert not torch.equal(state["head.weight"], fresh["head.weight"])
+
+
+def test_cli_errors_are_one_line_and_touch_nothing(tmp_path, capsys):
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "keep.txt").write_text("mine")
+    cases = [
+        (["train", "--model", "resnet", "--out", str(tmp_path / "x")], "unknown model 'resnet'"),
+        (["train", "--out", str(busy), "--data-dir", str(SHARED)], "already exists and is not empty"),
+        (["train", "--resume", "--out", str(tmp_path / "none")], "config.json not found"),
+        (["train", "--dataset", "svhn", "--out", str(tmp_path / "y")], "svhn"),
+        (["train", "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "z")], "--download"),
+    ]
+    for argv, message in cases:
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("lconv: error:") and message in err and "\n" not in err
+    assert [p.name for p in busy.iterdir()] == ["keep.txt"] and (busy / "keep.txt").read_text() == "mine"
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_torchrun_two_processes_match_one(tmp_path):
+    # DDP with gloo on 2 CPU processes: each takes half of every global batch; same loss as 1 process
+    argv = ["train", "--train-size", "640", "--batch-size", "64", "--epochs", "1", "--channels", "2",
+            "--generators", "2", "--rank", "2", "--data-dir", str(SHARED)]  # fmt: skip
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    subprocess.run([*launcher, "-m", "lconv.cli", *argv, "--out", str(tmp_path / "ddp")], env=env, check=True,
+                   capture_output=True, timeout=300)  # fmt: skip
+    with pytest.raises(SystemExit) as done:
+        main([*argv, "--out", str(tmp_path / "one")])
+    assert done.value.code == 0
+    one = list(csv.DictReader((tmp_path / "one" / "log.csv").open()))[0]
+    ddp = list(csv.DictReader((tmp_path / "ddp" / "log.csv").open()))[0]
+    assert float(ddp["train_loss"]) == pytest.approx(float(one["train_loss"]), rel=1e-4)
+    assert json.loads((tmp_path / "ddp" / "metrics.json").read_text())["processes"] == 2
+    a, b = weights(tmp_path / "one"), weights(tmp_path / "ddp")
+    for k in a:
+        if k.startswith("model."):
+            torch.testing.assert_close(b[k], a[k], rtol=1e-4, atol=1e-5)
