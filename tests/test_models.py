@@ -98,6 +98,12 @@ def test_escnn_is_optional():
         with pytest.raises(ValueError, match="pip install escnn"):
             build_model("escnn", MNIST, 10)
         return
-    net = build_model("escnn", MNIST, 10, channels=16)
+    torch.manual_seed(0)
+    net = build_model("escnn", MNIST, 10, channels=16).eval()
     x = torch.randn(2, *MNIST)
     assert net(x).shape == (2, 10)
+    assert param_count(net) > 24 * 24 * 16 * 10  # the head sees 16 maps of 24 x 24, like the CNN's
+    # C8-equivariant features: turning the image by 90 degrees turns each feature map and permutes the fields
+    f, g = net.features(net.field_in(x)).tensor, net.features(net.field_in(torch.rot90(x, 1, (2, 3)))).tensor
+    pooled = lambda t: t.reshape(2, -1, 8, 24, 24).amax(2)  # noqa: E731  (max over each field's 8 rotations)
+    torch.testing.assert_close(pooled(g), torch.rot90(pooled(f), 1, (2, 3)), rtol=1e-4, atol=1e-4)

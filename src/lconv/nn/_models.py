@@ -209,6 +209,11 @@ class ShallowFC(nn.Module):
 
 
 def _escnn_model(image_shape: tuple[int, int, int], num_classes: int, *, channels: int, layers: int, kernel: int):
+    """C8-equivariant ``kernel x kernel`` convolutions (escnn) shaped like :class:`CNN`, then the paper's head.
+
+    ``channels // 8`` regular fields of the rotation group C8 give ``channels`` feature
+    maps per layer, without padding, so that the head has the CNN's size.
+    """
     try:
         from escnn import gspaces
         from escnn import nn as enn
@@ -218,30 +223,29 @@ def _escnn_model(image_shape: tuple[int, int, int], num_classes: int, *, channel
     c, h, w = image_shape
     space = gspaces.rot2dOnR2(N=8)
     field_in = enn.FieldType(space, c * [space.trivial_repr])
-    # channels // 8 regular fields of C8: about the same number of feature maps as the other models
-    field_hidden = enn.FieldType(space, max(1, channels // 8) * [space.regular_repr])
-    blocks = []
-    field = field_in
+    fields = max(1, channels // 8)
+    field_hidden = enn.FieldType(space, fields * [space.regular_repr])
+    blocks, field = [], field_in
     for _ in range(layers):
-        blocks += [enn.R2Conv(field, field_hidden, kernel_size=kernel, padding=kernel // 2), enn.ReLU(field_hidden)]
+        blocks += [enn.R2Conv(field, field_hidden, kernel_size=kernel, padding=0), enn.ReLU(field_hidden)]
         field = field_hidden
-    blocks.append(enn.GroupPooling(field_hidden))
+        h, w = h - kernel + 1, w - kernel + 1
+    if h < 1 or w < 1:
+        raise ValueError(f"escnn: {layers} layers of {kernel}x{kernel} leave no pixels of {image_shape}; use fewer")
 
-    class _Escnn(nn.Module):
-        """C8-equivariant convolutions (escnn), pooled over rotations, then the paper's head."""
-
+    class EscnnCNN(nn.Module):
         def __init__(self):
             super().__init__()
             self.image_shape = tuple(image_shape)
             self.field_in = field_in
             self.features = enn.SequentialModule(*blocks)
-            self.head = nn.Linear(max(1, channels // 8) * h * w, num_classes)
+            self.head = nn.Linear(8 * fields * h * w, num_classes)
 
         def forward(self, x: Tensor) -> Tensor:
             _check_images(x, self.image_shape, "escnn model")
             return self.head(self.features(enn.GeometricTensor(x, self.field_in)).tensor.flatten(1))
 
-    return _Escnn()
+    return EscnnCNN()
 
 
 #: Per-model defaults: about 190k parameters on MNIST for L-conv (8 channels, 8 generators of
