@@ -17,3 +17,12 @@ def test_readme_opens_with_the_two_commands():
     first = "\n".join(lines[:6])
     assert "lconv discover" in first and "# install, run the main job" in first
     assert "python -m pytest" in first and "# install, run the tests" in first
+
+
+def test_readme_parameter_counts_are_the_models():
+    from lconv.nn import build_model, param_count
+
+    rows = re.findall(r"^\| `([a-z-]+)` \| .*? \| ([\d,]+)(?: \(.*?\)| trainable)? \|$", README.read_text(), flags=re.M)
+    assert len(rows) >= 5, "README.md lost its table of SI D models"
+    for name, count in rows:
+        assert param_count(build_model(name, (1, 28, 28), 10)) == int(count.replace(",", "")), name
