@@ -30,6 +30,15 @@ def test_lconv_parameter_count_formula():
     assert param_count(net) == layer + c * d * k + k
 
 
+def test_shared_generators_cost_only_the_channel_weights():
+    one = build_model("lconv", MNIST, 10, channels=4, n_generators=3, rank=2)
+    two = build_model("lconv", MNIST, 10, channels=4, n_generators=3, rank=2, layers=2, shared=True)
+    assert two.layers[0].generators is two.layers[1].generators
+    assert param_count(two) == param_count(one) + 4 * 4 * (3 + 1) + 4  # W0, W_i and b of the second layer
+    with pytest.raises(ValueError, match="shared generators need one rank"):
+        LConvClassifier(MNIST, 10, layers=2, rank=(2, 3), shared=True)
+
+
 def test_cnn_matches_the_papers_185k_parameters():
     # SI D's best CNN on MNIST: 5x5, 32 filters, no padding: 185k parameters
     net = build_model("cnn", MNIST, 10, kernel=5)

@@ -108,6 +108,29 @@ def test_resume_may_extend_epochs_but_not_change_the_run(tmp_path):
     assert m["epochs"] == 2
 
 
+def test_shared_generators_are_saved_once_and_resume_exactly(tmp_path):
+    options = dict(layers=2, shared=True, epochs=2)
+    whole, _ = run(tmp_path / "whole", **options)
+    header = json.loads(
+        (whole / "checkpoint.safetensors").read_bytes()[8:][
+            : struct.unpack("<Q", (whole / "checkpoint.safetensors").read_bytes()[:8])[0]
+        ]
+    )
+    assert "model.layers.0.generators.U" in header and "model.layers.1.generators.U" not in header
+    state, _, _ = load_checkpoint(whole / "checkpoint.safetensors")
+    assert torch.equal(state["layers.1.generators.U"], state["layers.0.generators.U"])
+
+    def kill(stage, done, total):
+        if stage.startswith("epoch 2/"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(out=tmp_path / "killed", data_dir=SHARED, progress=kill, **dict(TINY, **options))
+    resumed, _ = train(out=tmp_path / "killed", resume=True, data_dir=SHARED)
+    a, b = weights(whole), weights(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_frozen_generators_stay_put(tmp_path):
     folder, _ = run(tmp_path / "run", model="lconv-random", epochs=1)
     state, _, _ = load_checkpoint(folder / "checkpoint.safetensors")

@@ -173,6 +173,9 @@ def train(
     ),
     generators: int = typer.Option(None, min=1, help="L-conv/FC: generators per layer [default: 8]."),
     rank: int = typer.Option(None, min=1, help="L-conv/FC: rank of each generator [default: 10]."),
+    shared: bool = typer.Option(
+        None, "--shared/--no-shared", help="L-conv: all layers share one set of generators [default: no]."
+    ),
     kernel: int = typer.Option(None, min=1, help="CNN: kernel size [default: 5]."),
     padding: str = typer.Option(None, help="CNN: valid or same [default: valid]."),
     pool: bool = typer.Option(None, "--pool/--no-pool", help="CNN: 2x2 max-pooling after each layer [default: no]."),
@@ -202,7 +205,7 @@ def train(
 
     options = dict(
         dataset=dataset, variant=variant, model=model, layers=layers, channels=channels, generators=generators,
-        rank=rank, kernel=kernel, padding=padding, pool=pool, epochs=epochs, train_size=train_size,
+        rank=rank, shared=shared, kernel=kernel, padding=padding, pool=pool, epochs=epochs, train_size=train_size,
         val_fraction=val_fraction, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
     )  # fmt: skip
     quiet = int(os.environ.get("RANK", "0")) != 0

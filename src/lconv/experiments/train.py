@@ -54,6 +54,7 @@ DEFAULTS: dict = dict(
     channels=None,
     generators=None,
     rank=None,
+    shared=None,
     kernel=None,
     padding=None,
     pool=None,
@@ -116,7 +117,13 @@ def _learning_rate(step: int, total: int, lr: float, warmup: float) -> float:
 def _save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer | None, meta: dict) -> None:
     from safetensors.torch import save
 
-    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors, aliases, seen = {}, {}, {}
+    for k, v in model.state_dict().items():
+        if v.data_ptr() in seen:  # a parameter shared by several layers is stored once
+            aliases[k] = seen[v.data_ptr()]
+            continue
+        seen[v.data_ptr()] = k
+        tensors[f"model.{k}"] = v.detach().cpu().contiguous()
     groups = []
     if optimizer is not None:
         state = optimizer.state_dict()
@@ -124,7 +131,8 @@ def _save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimi
             for key, v in s.items():
                 tensors[f"optim.{idx}.{key}"] = torch.as_tensor(v).detach().cpu().contiguous()
         groups = state["param_groups"]
-    write_bytes(path, save(tensors, metadata={"lconv": json.dumps(dict(meta, param_groups=groups))}))
+    meta = dict(meta, param_groups=groups, aliases=aliases)
+    write_bytes(path, save(tensors, metadata={"lconv": json.dumps(meta)}))
 
 
 def load_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Tensor], dict]:
@@ -132,7 +140,8 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Tens
 
     Checkpoints are safetensors files (no pickle): tensors named ``model.*`` and
     ``optim.<param>.<key>``, and the epoch, the log and the optimizer's settings as JSON
-    metadata under the key ``lconv``.
+    metadata under the key ``lconv``. A tensor shared by several layers is stored once;
+    ``model_state`` names it under each of its names again.
     """
     from safetensors import SafetensorError, safe_open
 
@@ -146,6 +155,7 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Tens
     except (SafetensorError, KeyError, ValueError, OSError) as exc:
         raise ValueError(f"checkpoint {path} is unreadable ({exc}); delete the run folder and start again") from None
     model = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+    model.update({alias: model[name] for alias, name in meta.get("aliases", {}).items()})
     optim = {k[6:]: v for k, v in tensors.items() if k.startswith("optim.")}
     return model, optim, meta
 
@@ -228,7 +238,7 @@ def _resolve(options: dict, out, resume: bool) -> tuple[dict, Path, dict | None]
         folder = None
     if config["model"] not in MODELS:
         raise ValueError(f"unknown model {config['model']!r}; choose one of {', '.join(MODELS)}")
-    keys = ("layers", "channels", "rank", "kernel", "padding", "pool")
+    keys = ("layers", "channels", "rank", "shared", "kernel", "padding", "pool")
     resolved = model_options(config["model"], n_generators=config["generators"], **{k: config[k] for k in keys})
     config.update({k: resolved[k] for k in keys}, generators=resolved["n_generators"])
     for key in ("epochs", "batch_size", "layers", "channels", "generators", "rank", "kernel"):
@@ -281,8 +291,8 @@ def train(
     torch.manual_seed(config["seed"])
     model = build_model(
         config["model"], tuple(x.shape[1:]), num_classes, channels=config["channels"], layers=config["layers"],
-        n_generators=config["generators"], rank=config["rank"], kernel=config["kernel"], padding=config["padding"],
-        pool=config["pool"],
+        n_generators=config["generators"], rank=config["rank"], shared=config["shared"], kernel=config["kernel"],
+        padding=config["padding"], pool=config["pool"],
     ).to(dev)  # fmt: skip
     n_params = param_count(model)
     trainable = [p for p in model.parameters() if p.requires_grad]

@@ -59,6 +59,9 @@ class LConvClassifier(nn.Module):
         rank: rank ``r`` of each generator; a single int, or one per layer.
         train_generators: ``False`` freezes the random initial generators
             (the "random L" baseline of SI D).
+        shared: all layers use the first layer's generators (Lemma 2 / Theorem 1 of
+            the paper: a stack sharing its generators approximates a group convolution
+            with a wider kernel), so depth costs only ``W0, W_i``.
 
     Shapes:
         input ``(batch, C, H, W)``; output ``(batch, num_classes)``.
@@ -74,6 +77,7 @@ class LConvClassifier(nn.Module):
         n_generators: int = 9,
         rank: int | tuple[int, ...] = 16,
         train_generators: bool = True,
+        shared: bool = False,
     ):
         super().__init__()
         self.image_shape = tuple(image_shape)
@@ -84,10 +88,13 @@ class LConvClassifier(nn.Module):
             raise ValueError(
                 f"LConvClassifier: got {len(ranks)} ranks for {layers} layers; give one rank or one per layer"
             )
-        blocks = []
+        if shared and len(set(ranks)) > 1:
+            raise ValueError(f"LConvClassifier: shared generators need one rank, got {ranks}")
+        blocks, gens = [], None
         for i, r in enumerate(ranks):
-            gens = LowRankGenerators(n_generators, d, r)
-            gens.requires_grad_(train_generators)
+            if gens is None or not shared:
+                gens = LowRankGenerators(n_generators, d, r)
+                gens.requires_grad_(train_generators)
             blocks.append(LConv(c if i == 0 else channels, channels, gens))
         self.layers = nn.ModuleList(blocks)
         self.head = nn.Linear(channels * d, num_classes)
@@ -266,10 +273,10 @@ def model_options(name: str, **options) -> dict:
     """The options ``name`` uses: ``options`` that are not None, the rest from :data:`MODEL_DEFAULTS`."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    resolved = dict(layers=1, channels=32, n_generators=9, rank=16, kernel=3, padding="valid", pool=False)
+    resolved = dict(layers=1, channels=32, n_generators=9, rank=16, shared=False, kernel=3, padding="valid", pool=False)
     resolved.update(MODEL_DEFAULTS[name])
     resolved.update({k: v for k, v in options.items() if v is not None})
-    unknown = set(resolved) - {"layers", "channels", "n_generators", "rank", "kernel", "padding", "pool"}
+    unknown = set(resolved) - {"layers", "channels", "n_generators", "rank", "shared", "kernel", "padding", "pool"}
     if unknown:
         raise TypeError(f"build_model: unknown options {', '.join(sorted(unknown))}")
     return resolved
@@ -280,6 +287,7 @@ def build_model(name: str, image_shape: tuple[int, int, int], num_classes: int, 
 
     Options (each None or left out takes the model's default, :data:`MODEL_DEFAULTS`):
     ``layers``, ``channels``, ``n_generators`` and ``rank`` (L-conv and the FC baselines),
+    ``shared`` (L-conv: one set of generators for all layers),
     ``kernel``, ``padding`` and ``pool`` (CNN). ``fc-shallow`` takes the parameter count of
     the ``lconv`` model with the same options as its budget.
     """
@@ -288,7 +296,9 @@ def build_model(name: str, image_shape: tuple[int, int, int], num_classes: int, 
         raise ValueError(f"layers must be a positive int, got {o['layers']!r}")
     lconv_options = dict(channels=o["channels"], layers=o["layers"], n_generators=o["n_generators"], rank=o["rank"])
     if name in ("lconv", "lconv-random"):
-        return LConvClassifier(image_shape, num_classes, train_generators=name == "lconv", **lconv_options)
+        return LConvClassifier(
+            image_shape, num_classes, train_generators=name == "lconv", shared=o["shared"], **lconv_options
+        )
     if name == "cnn":
         cnn = {k: o[k] for k in ("channels", "layers", "kernel", "padding", "pool")}
         return CNN(image_shape, num_classes, **cnn)
