@@ -4,15 +4,19 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import band_limited
+from helpers import band_limited, bump
 
 from lconv import Grid, LConv, LConvStack
 from lconv import generators as G
 from lconv.physics import (
+    NoetherCurrent,
     adjoint,
+    current_field,
     epsilon,
     euler_lagrange,
     field_theory,
+    noether_current,
+    plot_noether_current,
     robustness_score,
     solve_euler_lagrange,
     spatial_metric,
@@ -239,6 +243,136 @@ def test_euler_lagrange_residual_grows_off_the_data_manifold():
     assert off.min() > on.max()  # every pushed point is less robust than every data point
 
 
+# ----------------------------------------------------------------------------- Noether current
+
+
+def test_noether_identity_holds_exactly_for_any_data_layer_and_candidate():
+    grid = Grid((5, 4))
+    layer = _layer(2, 3, G.family("se2", grid, dtype=D64))
+    x, y = _randn(3, 2, 20, seed=1), _randn(3, 3, 20, seed=2)
+    C = _randn(2, 20, 20, seed=3)
+    nc = noether_current(layer, x, y, C)
+    assert nc.current.shape == (3, 2, 20, 20) and nc.divergence.shape == (3, 2, 20)
+    assert torch.equal(nc.current, -nc.current.transpose(-1, -2))
+    assert nc.divergence.sum(-1).abs().max() < 1e-10  # a divergence sums to zero (Stokes)
+    # defect = delta density - C density + (C^T 1) density, computed here from the layer itself
+    R = layer(x) - y
+    for k in range(2):
+        cx, cy = x @ C[k].T, y @ C[k].T
+        delta = 2 * (R * (layer(cx) - layer(torch.zeros_like(cx)) - cy)).sum(1)
+        dens = R.pow(2).sum(1)
+        defect = delta - dens @ C[k].T + C[k].sum(0) * dens
+        assert _rel(nc.defect[:, k], defect) < 1e-12
+    one = noether_current(layer, x, y, C[1])
+    assert torch.allclose(one.divergence, nc.divergence[:, 1]) and one.current.shape == (3, 20, 20)
+
+
+def test_noether_current_is_conserved_for_translations_at_robust_points():
+    grid = Grid((10, 10))
+    T = G.translation(grid, dtype=D64)
+    layer = _layer(2, 3, T)
+    y = _band2d(10, 2, 3, 3, seed=1, rows_only=True)  # targets invariant along x
+    f = solve_euler_lagrange(layer, y)  # robust inputs (E = 0)
+    nc = noether_current(layer, f, y, T[0])
+    assert _scale(nc) > 1.0  # a real flow ...
+    assert nc.divergence.abs().max() < 1e-12 * _scale(nc)  # ... without sources
+    # the layer needs only to commute with the candidate: central differences do
+    central = _layer(2, 3, G.translation(grid, method="central", dtype=D64))
+    nd = noether_current(central, solve_euler_lagrange(central, y), y, T[0])
+    assert nd.divergence.abs().max() < 1e-12 * _scale(nd)
+    # the same targets with generators that break translations (se(2): its rotation has a centre)
+    broken = _layer(2, 3, G.family("se2", grid, dtype=D64))
+    nb = noether_current(broken, solve_euler_lagrange(broken, y), y, T[0])
+    assert nb.divergence.abs().max() > 0.1 * _scale(nb)  # about 0.3
+    assert nb.defect.abs().max() > 0.1 * _scale(nb)  # the loss itself is not invariant
+    # targets that vary along x act as a source: div J = 2 R . T_x y, and the loss is still invariant
+    y2 = _band2d(10, 2, 3, 3, seed=2)
+    f2 = solve_euler_lagrange(layer, y2)
+    n2 = noether_current(layer, f2, y2, T[0])
+    assert n2.divergence.abs().max() > 0.1 * _scale(n2)
+    assert _rel(n2.divergence, -n2.target_term) < 1e-10
+    assert n2.defect.abs().max() < 1e-12 * _scale(n2)
+
+
+def test_noether_current_is_conserved_for_rotations_to_the_discretisation_error():
+    grid = Grid((12, 12))
+    rot, T = G.rotation(grid, dtype=D64), G.translation(grid, dtype=D64)
+    y = torch.stack([bump(grid, sigma=1.5), -bump(grid, sigma=1.95)])[None]  # rotation-invariant targets
+    candidates = torch.stack([rot[0], T[0]])
+
+    def ratios(gens):
+        layer = _layer(1, 2, gens, seed=1)
+        nc = noether_current(layer, solve_euler_lagrange(layer, y), y, candidates)
+        assert nc.el_term.abs().max() < 1e-10 * nc.current.abs().max()  # robust points
+        return (nc.divergence.abs().amax((0, 2)) / nc.current.abs().amax((0, 2, 3))).tolist()
+
+    conserved, shifted = ratios(rot)
+    assert conserved < 0.02  # about 0.009: the Leibniz error of the SWI rotation on a 12x12 grid
+    assert shifted > 0.15  # about 0.29: translation is no symmetry of this layer and these targets
+    # a layer whose generator is an elliptic flow (x -> -y, y -> 2x) breaks the rotation
+    broken, _ = ratios(G.pushforward(grid, torch.tensor([[0.0, -1.0], [2.0, 0.0]]), dtype=D64))
+    assert broken > 0.15  # about 0.34
+
+
+def test_minimising_the_divergence_over_candidates_discovers_the_symmetry():
+    grid = Grid((10, 10))
+    T = G.translation(grid, dtype=D64)
+    cands = torch.cat([T, G.rotation(grid, dtype=D64), G.scaling(grid, dtype=D64), _randn(1, 100, 100, seed=5)])
+    cands = cands / cands.flatten(1).norm(dim=1)[:, None, None]  # x, y, rotation, scaling, random
+    layer = _layer(2, 3, T)
+    # robust points with targets invariant along x: only T_x conserves the current
+    y = _band2d(10, 2, 3, 3, seed=1, rows_only=True)
+    f = solve_euler_lagrange(layer, y)
+    div = noether_current(layer, f, y, cands).divergence  # linear in the candidate
+    gram = torch.einsum("bkr,blr->kl", div, div)
+    vals, vecs = torch.linalg.eigh(gram)
+    assert vals[0] < 1e-13 * vals[-1] and vals[1] > 1e-4 * vals[-1]
+    assert vecs[0, 0].abs() > 1 - 1e-9  # the minimiser is T_x
+    # at any points the symmetry defect finds both translations, the symmetries of the loss
+    x, y2 = _band2d(10, 2, 3, 2, seed=3), _band2d(10, 2, 3, 3, seed=4)
+    defect = noether_current(layer, x, y2, cands).defect
+    vals, vecs = torch.linalg.eigh(torch.einsum("bkr,blr->kl", defect, defect))
+    assert vals[1] < 1e-13 * vals[-1] and vals[2] > 1e-4 * vals[-1]
+    assert vecs[2:, :2].abs().max() < 1e-8  # the null space is span(T_x, T_y)
+
+
+def test_divergence_is_differentiable_in_the_candidate():
+    grid = Grid((6, 6))
+    T = G.translation(grid, dtype=D64)
+    basis = torch.cat([T, G.rotation(grid, dtype=D64)])
+    layer = _layer(1, 2, T)
+    x, y = _band2d(6, 1, 2, 1, seed=1), _band2d(6, 1, 2, 2, seed=2)
+    coef = torch.tensor([0.3, -0.2, 0.9], dtype=D64, requires_grad=True)
+    objective = noether_current(layer, x, y, torch.einsum("k,kab->ab", coef, basis)).divergence.pow(2).sum()
+    (grad,) = torch.autograd.grad(objective, coef)
+    div = noether_current(layer, x, y, basis).divergence
+    gram = torch.einsum("bkr,blr->kl", div, div)
+    assert torch.allclose(grad, 2 * gram @ coef.detach(), rtol=1e-10)  # quadratic in C
+    assert objective.item() == pytest.approx((coef.detach() @ gram @ coef.detach()).item(), rel=1e-12)
+    assert grad.abs().max() > 1e-3
+
+
+# ----------------------------------------------------------------------------- figure
+
+
+def test_plot_noether_current_writes_a_png(tmp_path):
+    grid = Grid((10, 10))
+    T = G.translation(grid, dtype=D64)
+    layer = _layer(2, 3, T)
+    y = _band2d(10, 2, 2, 3, seed=1, rows_only=True)
+    nc = noether_current(layer, solve_euler_lagrange(layer, y), y, T)
+    field = current_field(nc.current, grid)
+    assert field.shape == (2, 2, 100, 2) and field.abs().max() > 0
+    path = plot_noether_current(nc, grid, tmp_path / "fig" / "noether.png", sample=1, candidate=0, title="T_x")
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    import matplotlib.image
+
+    img = matplotlib.image.imread(path)
+    assert img.ndim == 3 and min(img.shape[:2]) > 200 and float(img[..., :3].std()) > 0.05
+    assert not list(tmp_path.glob("**/*.tmp"))
+
+
 # ----------------------------------------------------------------------------- bad input
 
 
@@ -254,6 +388,7 @@ def _bad_calls():
         "x without channel axis": (lambda: field_theory(layer, x[:, 0], y), "unsqueeze"),
         "x with the wrong d": (lambda: field_theory(layer, x[..., :9], y), r"\(batch, 2, 16\)"),
         "y with the wrong channels": (lambda: euler_lagrange(layer, x, y[:, :2]), r"y must have shape \(2, 3, 16\)"),
+        "y with another batch": (lambda: noether_current(layer, x, y[:1], T[0]), "y must have shape"),
         "NaN input": (lambda: robustness_score(layer, nan, y), "NaN"),
         "stack of two layers": (lambda: field_theory(stack, x, y), "LConvStack of 2 layers"),
         "sequential": (lambda: field_theory(torch.nn.Sequential(layer, _layer(3, 3, T)), x, y), "Sequential holding 2"),
@@ -262,6 +397,13 @@ def _bad_calls():
             lambda: field_theory((layer.weight0, layer.weight[:1]), x, y, generators=T),
             r"W must be \(n, c_out, c_in\)",
         ),
+        "candidate of another d": (lambda: noether_current(layer, x, y, torch.eye(9, dtype=D64)), "d = 16"),
+        "NaN candidate": (lambda: noether_current(layer, x, y, T[0] * math.nan), "NaN"),
+        "plot on a 1-D grid": (
+            lambda: plot_noether_current(noether_current(layer, x, y, T[0]), Grid(16), "x.png"),
+            "2-D",
+        ),
+        "current on another grid": (lambda: current_field(torch.zeros(9, 9, dtype=D64), grid), "16"),
         "spatial metric of other n": (lambda: spatial_metric(torch.zeros(2, 2, 1, 1), torch.zeros(3, 4, 2)), "n = 2"),
     }
 
@@ -283,3 +425,4 @@ def test_accepts_one_layer_stacks_and_raw_weights_alike():
     a = field_theory(stack, x, y).loss()
     b = field_theory((layer.weight0, layer.weight, layer.bias), x, y, generators=T).loss()
     assert a.item() == pytest.approx(b.item(), rel=1e-14)
+    assert isinstance(noether_current(layer, x, y, T[0]), NoetherCurrent)

@@ -1,4 +1,4 @@
-r"""Physics of one L-conv layer: its MSE loss as a field theory and robustness (Sec. 6, SI A.3-A.4).
+r"""Physics of one L-conv layer: its MSE loss as a field theory, robustness, Noether currents (Sec. 6, SI A.3-A.5).
 
 Notation
 ========
@@ -87,17 +87,32 @@ The gradient of the per-sample loss with respect to the input,
 is the EL expression (``L_i^T -> -d_alpha xi_i^alpha`` in the continuum). A data point with
 ``E = 0`` is a stationary point of the loss, robust to small perturbations
 (:func:`euler_lagrange`, :func:`robustness_score`, :func:`solve_euler_lagrange`).
+
+Noether current (Eq. 28, 80-87)
+===============================
+
+For a candidate generator ``C`` the current ``J`` is a flow between nodes built from
+the momenta ``pi_i = drho/dF_i = 2 W_i^T R`` and the density ``rho_r = |R_r|^2``; it obeys
+``div J + E . Cf - 2 R . Cy = (symmetry defect)`` exactly, so it is conserved when the loss
+is invariant under ``C`` at robust points with invariant targets
+(:func:`noether_current`, :func:`plot_noether_current`).
 """
 
 from ._field import FieldTheory, adjoint, epsilon, field_theory, spatial_metric, transform_metric
+from ._figures import plot_noether_current
+from ._noether import NoetherCurrent, current_field, noether_current
 from ._robust import euler_lagrange, robustness_score, solve_euler_lagrange
 
 __all__ = [
     "FieldTheory",
+    "NoetherCurrent",
     "adjoint",
+    "current_field",
     "epsilon",
     "euler_lagrange",
     "field_theory",
+    "noether_current",
+    "plot_noether_current",
     "robustness_score",
     "solve_euler_lagrange",
     "spatial_metric",

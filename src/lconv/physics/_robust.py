@@ -57,7 +57,8 @@ def solve_euler_lagrange(layer, y: Tensor, *, generators=None) -> Tensor:
 
     The loss is quadratic in ``f``, so ``E = 2 A^T (A f - (y - b)) = 0`` is solved by the
     least-squares (minimum-norm) input, with ``A = W0 (x) I + sum_i W_i (x) L_i``. These
-    are the robust points of the layer.
+    are the robust points of the layer, where :func:`noether_current` is conserved for
+    a symmetry (given invariant targets).
 
     Builds the dense ``(c_out d, c_in d)`` matrix ``A`` and solves the least-squares
     problem directly: small grids only.
