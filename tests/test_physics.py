@@ -1,5 +1,7 @@
 import dataclasses
 import math
+import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -426,3 +428,12 @@ def test_accepts_one_layer_stacks_and_raw_weights_alike():
     b = field_theory((layer.weight0, layer.weight, layer.bias), x, y, generators=T).loss()
     assert a.item() == pytest.approx(b.item(), rel=1e-14)
     assert isinstance(noether_current(layer, x, y, T[0]), NoetherCurrent)
+
+
+def test_readme_physics_example_runs():
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text.split("## Physics", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    scope: dict = {}
+    exec(block, scope)
+    assert scope["nc"].divergence.abs().max() < 1e-10
