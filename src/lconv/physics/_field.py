@@ -25,7 +25,7 @@ def _antisym(m: Tensor) -> Tensor:
     return (m - m.transpose(-1, -2)) / 2
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FieldTheory:
     r"""The loss of one L-conv layer written as a quadratic field theory in the input ``f``.
 

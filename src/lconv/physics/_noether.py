@@ -13,7 +13,7 @@ from ._common import apply, check_candidate, check_field, layer_parts, residual
 __all__ = ["NoetherCurrent", "current_field", "noether_current"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class NoetherCurrent:
     """Result of :func:`noether_current`. ``[k]`` is present when several candidates were given.
 
