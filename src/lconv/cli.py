@@ -185,6 +185,7 @@ def train(
     batch_size: int = typer.Option(None, min=1, help="Global batch size [default: 128]."),
     lr: float = typer.Option(None, help="Peak learning rate of AdamW (warm-up, then cosine) [default: 2e-3]."),
     weight_decay: float = typer.Option(None, help="AdamW weight decay [default: 0.1]."),
+    label_smoothing: float = typer.Option(None, help="Label smoothing of the cross-entropy [default: 0]."),
     seed: int = typer.Option(None, help="Seed of the variant, the split, the weights and the batches [default: 0]."),
     data_dir: str = typer.Option(None, help="Dataset folder [default: $LCONV_DATA]."),
     download: bool = typer.Option(False, "--download", help="Fetch missing dataset files from their publishers."),
@@ -206,7 +207,8 @@ def train(
     options = dict(
         dataset=dataset, variant=variant, model=model, layers=layers, channels=channels, generators=generators,
         rank=rank, shared=shared, kernel=kernel, padding=padding, pool=pool, epochs=epochs, train_size=train_size,
-        val_fraction=val_fraction, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
+        val_fraction=val_fraction, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+        label_smoothing=label_smoothing, seed=seed,
     )  # fmt: skip
     quiet = int(os.environ.get("RANK", "0")) != 0
     with Progress(

@@ -105,7 +105,7 @@ def _bar_chart(rows: list[dict], path: Path) -> Path:
     groups = list(dict.fromkeys((r["dataset"], r["variant"]) for r in rows))
     models = list(dict.fromkeys(r["model"] for r in rows))
     width = 0.8 / len(models)
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(groups)), 3.8))
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(groups)) + 1.5, 3.8))
     for j, model in enumerate(models):
         acc = [next((r["test_accuracy"] for r in rows if (r["dataset"], r["variant"]) == g and r["model"] == model),
                     float("nan")) for g in groups]  # fmt: skip
@@ -119,7 +119,7 @@ def _bar_chart(rows: list[dict], path: Path) -> Path:
     ax.set_xticks(range(len(groups)), [f"{d}\n{v}" for d, v in groups], fontsize=8)
     lo = min(r["test_accuracy"] for r in rows)
     ax.set(ylabel="test accuracy", ylim=(max(0.0, lo - 0.05), 1.0), title="SI D (black bars: the paper)")
-    ax.legend(fontsize=8, ncol=len(models), loc="lower center")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     buf = io.BytesIO()

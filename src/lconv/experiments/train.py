@@ -64,6 +64,7 @@ DEFAULTS: dict = dict(
     batch_size=128,
     lr=2e-3,
     weight_decay=0.1,
+    label_smoothing=0.0,
     warmup=0.05,
     seed=0,
 )
@@ -276,7 +277,7 @@ def train(
         progress: called as ``progress(stage, done, total)`` with stage ``"epoch k/E"``.
         **options: any of :data:`DEFAULTS` (dataset, variant, model, layers, channels,
             generators, rank, kernel, padding, pool, epochs, train_size, val_fraction,
-            batch_size, lr, weight_decay, warmup, seed).
+            batch_size, lr, weight_decay, label_smoothing, warmup, seed).
 
     Returns:
         ``(run folder, metrics)``.
@@ -327,7 +328,7 @@ def train(
                 group["lr"] = lr
             logits = net(x[mine].to(dev))
             target = y[mine].to(dev)
-            loss = F.cross_entropy(logits, target, reduction="sum")
+            loss = F.cross_entropy(logits, target, reduction="sum", label_smoothing=config["label_smoothing"])
             optimizer.zero_grad(set_to_none=True)
             (loss * world / len(batch)).backward()  # DDP averages over processes: the global batch's mean
             optimizer.step()
