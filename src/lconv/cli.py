@@ -185,7 +185,7 @@ def train(
     batch_size: int = typer.Option(None, min=1, help="Global batch size [default: 128]."),
     lr: float = typer.Option(None, help="Peak learning rate of AdamW (warm-up, then cosine) [default: 2e-3]."),
     weight_decay: float = typer.Option(None, help="AdamW weight decay [default: 0.1]."),
-    label_smoothing: float = typer.Option(None, help="Label smoothing of the cross-entropy [default: 0]."),
+    label_smoothing: float = typer.Option(None, help="Label smoothing of the cross-entropy [default: 0.1]."),
     seed: int = typer.Option(None, help="Seed of the variant, the split, the weights and the batches [default: 0]."),
     data_dir: str = typer.Option(None, help="Dataset folder [default: $LCONV_DATA]."),
     download: bool = typer.Option(False, "--download", help="Fetch missing dataset files from their publishers."),

@@ -64,7 +64,7 @@ DEFAULTS: dict = dict(
     batch_size=128,
     lr=2e-3,
     weight_decay=0.1,
-    label_smoothing=0.0,
+    label_smoothing=0.1,
     warmup=0.05,
     seed=0,
 )
