@@ -442,7 +442,7 @@ def plot_times(rows: list[dict], path: str | Path) -> Path:
             )  # fmt: skip
             if pts:
                 label = m if len(groups) == 1 else f"{m}, B={group[0]} c={group[1]} n={group[2]}"
-                ax.plot(*zip(*pts), styles[g % 4], marker="o", color=colours[m], label=label)
+                ax.plot(*zip(*pts), styles[g % 4], marker="os^Dv"[g % 5], color=colours[m], label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("nodes d (side^2)")
