@@ -225,3 +225,73 @@ def test_layers_run_on_any_device(kind, device):
     assert y.device.type == device
     assert torch.allclose(y.cpu(), expected.detach(), atol=1e-5)
     assert all(p.grad is not None and p.grad.device.type == device for p in moved.parameters())
+
+
+# ----------------------------------------------------------------------------- fast kernels
+FAST = {
+    # name: (generators, c_in, c_out); c_out < c_in mixes channels before the generators act
+    "dense, generators first": (lambda: G.learned(GRID, n=3), 3, 4),
+    "dense, channels first": (lambda: G.learned(GRID, n=3), 5, 2),
+    "fixed, channels first": (lambda: G.FixedGenerators(G.family("se2", Grid((5, 4)))), 4, 3),
+    "low-rank": (lambda: G.learned(GRID, n=3, rank=2), 3, 5),
+    "stencil, periodic": (lambda: G.learned(Grid((5, 4)), n=2, stencil=1), 3, 4),
+    "stencil, edges, difference": (lambda: G.learned(GRID, n=3, stencil=1, difference=True), 3, 4),
+    "stencil, mixed periodicity, radius 2": (
+        lambda: G.learned(Grid((6, 5), periodic=(True, False)), n=2, stencil=2, difference=True),
+        2,
+        3,
+    ),
+    "stencil, 1-D side shorter than the stencil": (lambda: G.learned(Grid(3), n=2, stencil=2), 2, 2),
+    "stencil, 3-D": (lambda: G.learned(Grid((3, 4, 3), periodic=False), n=2, stencil=1, difference=True), 2, 3),
+    "local, periodic, difference": (lambda: G.learned(Grid((4, 5)), n=3, local=1, difference=True), 3, 2),
+    "local, graph without self loops": (lambda: G.learned(GRID.size, n=2, edges=EDGES), 2, 3),
+}
+
+
+def _dense_of(gen):
+    if isinstance(gen, G.FixedGenerators):
+        return gen.L
+    if isinstance(gen, G.DenseGenerators):
+        return gen.weight
+    if isinstance(gen, G.LowRankGenerators):
+        return gen.U @ gen.V.transpose(1, 2)
+    return _dense_local(gen)
+
+
+@pytest.mark.parametrize("case", list(FAST))
+def test_fast_kernels_match_the_einsum_reference_in_float64(case):
+    torch.manual_seed(1)
+    make, c_in, c_out = FAST[case]
+    layer = LConv(c_in, c_out, generators=make()).double()
+    x = torch.randn(3, c_in, layer.num_nodes, dtype=torch.float64, requires_grad=True)
+    gy = torch.randn(3, c_out, layer.num_nodes, dtype=torch.float64)
+    inputs = [x] + list(layer.parameters())
+    y = layer(x)
+    ref = reference_lconv(x, _dense_of(layer.generators), layer.weight0, layer.weight, layer.bias)
+    assert torch.allclose(y, ref, rtol=1e-12, atol=1e-12)
+    for a, b in zip(torch.autograd.grad(y, inputs, gy), torch.autograd.grad(ref, inputs, gy)):
+        assert torch.allclose(a, b, rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("order", ["nodes", "generators"])
+@pytest.mark.parametrize("difference", [False, True])
+def test_both_orders_of_the_local_kernel_match_the_reference(order, difference, monkeypatch):
+    from lconv.nn import _kernels
+
+    torch.manual_seed(2)
+    gen = G.learned(Grid((5, 6), periodic=(False, True)), n=2, local=1, difference=difference).double()
+    layer = LConv(3, 4, generators=gen).double()
+    x = torch.randn(2, 3, 30, dtype=torch.float64, requires_grad=True)
+    inputs = [x, *layer.parameters()]
+    ref = reference_lconv(x, _dense_local(gen), layer.weight0, layer.weight, layer.bias)
+    g_ref = torch.autograd.grad(ref.square().sum(), inputs)
+    original = _kernels.local_sum
+    monkeypatch.setattr("lconv.nn._generators.local_sum", lambda *a: original(*a, order=order))
+    for budget in (1 << 30, 1800):  # all nodes in one chunk; 1 or 4 nodes per chunk
+        monkeypatch.setitem(_kernels.CHUNK_BYTES, "cpu", budget)
+        y = layer(x)
+        assert torch.allclose(y, ref, rtol=1e-12, atol=1e-12)
+        for a, b in zip(torch.autograd.grad(y.square().sum(), inputs), g_ref):
+            assert torch.allclose(a, b, rtol=1e-11, atol=1e-11)
+    with pytest.raises(ValueError, match="order must be"):
+        original(x, gen.node_weights(), gen.index, 4, layer.weight0, layer.weight, order="rows")

@@ -295,6 +295,110 @@ def repro(
     console.print(f"run folder: {folder}")
 
 
+def _ints(option: str, text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"{option}: expected comma-separated integers such as 28,64, got {text!r}") from None
+
+
+@app.command()
+def bench(
+    ctx: typer.Context,
+    sizes: str = typer.Option("28,64,128,256,512", help="Image sides, comma-separated (d = side^2)."),
+    batch: str = typer.Option("2", help="Batch sizes, comma-separated."),
+    channels: str = typer.Option("32", help="Channels in = out, comma-separated."),
+    generators: str = typer.Option("8", "--generators", "-n", help="Numbers of generators, comma-separated."),
+    kinds: str = typer.Option("dense,low-rank,local,stencil", help="Parametrisations, comma-separated."),
+    rank: int = typer.Option(8, min=1, help="Rank of the low-rank generators."),
+    radius: int = typer.Option(1, min=1, help="Neighbourhood radius of local and stencil generators (3x3 for 1)."),
+    repeats: int = typer.Option(3, min=1, help="Timed steps per layer; the median is reported."),
+    warmup: int = typer.Option(1, min=1, help="Untimed steps before timing (the first measures memory)."),
+    headline: bool = typer.Option(
+        True, "--headline/--no-headline", help="Also run 28x28, batch 128, 32 channels, n = 8 (BENCHMARKS.md)."
+    ),
+    memory_size: int = typer.Option(
+        512, min=0, help="Side at which the largest batch within --memory-gib is found (0: skip)."
+    ),
+    memory_gib: float = typer.Option(8.0, min=0.01, help="Memory budget for --memory-size, GiB."),
+    dense_max_gib: float = typer.Option(
+        1.0, min=0.0, help="Run dense generators and the reference only if n d^2 floats fit."
+    ),
+    input_grad: bool = typer.Option(True, "--input-grad/--no-input-grad", help="Also compute the input's gradient."),
+    compile: bool = typer.Option(False, "--compile/--no-compile", help="Wrap the L-conv layers in torch.compile."),
+    quick: bool = typer.Option(
+        False, "--quick", help="A smoke run: 16x16 and 28x28, small layers, 2 repeats (options given still apply)."
+    ),
+    device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda."),
+    threads: int = typer.Option(None, min=1, help="torch.set_num_threads for the run (default: torch's)."),
+    seed: int = typer.Option(0, help="Seed of the layers and inputs."),
+    out: str = typer.Option(
+        None, help="FILE.json (the plot goes beside it) or a run folder; default runs/bench-DEVICE-TIMESTAMP."
+    ),
+) -> None:
+    """Time and memory of one L-conv training step per parametrisation, against the dense einsum and Conv2d 3x3."""
+    from .experiments import bench as run
+    from .experiments.bench import QUICK
+
+    options = dict(
+        sizes=_ints("--sizes", sizes), batch=_ints("--batch", batch), channels=_ints("--channels", channels),
+        generators=_ints("--generators", generators), kinds=[k.strip() for k in kinds.split(",") if k.strip()],
+        rank=rank, radius=radius, repeats=repeats, warmup=warmup, headline=headline, memory_size=memory_size,
+        memory_budget_gib=memory_gib, dense_max_gib=dense_max_gib, input_grad=input_grad, compile=compile,
+        device=device, threads=threads, seed=seed, out=out,
+    )  # fmt: skip
+    if quick:  # defaults of the smoke run, except where an option was given
+        given = {k for k in QUICK if getattr(ctx.get_parameter_source(k), "name", "") == "COMMANDLINE"}
+        options.update({k: v for k, v in QUICK.items() if k not in given})
+    with console.status("benchmarking") as status:
+        path, res = run(**options, progress=lambda label: status.update(f"benchmarking: {label} done"))
+    m = res["machine"]
+    table = Table(
+        title=f"lconv bench: one training step, {m['processor']}, {m['torch_threads']} threads, "
+        f"{res['config']['device']}, median of {res['config']['repeats']}"
+    )
+    for col in ("side", "batch", "c", "n", "method", "time ms", "speed-up vs einsum", "time / Conv2d", "memory MiB"):
+        table.add_column(col, justify="left" if col == "method" else "right")
+    for r in res["results"]:
+        head = [str(r["size"]), str(r["batch"]), str(r["channels"]), str(r["generators"]), r["method"]]
+        if r["time_s"] is None:
+            table.add_row(*head, "-", "-", "-", "-")
+            continue
+        sp = r["speedup_vs_reference"]
+        table.add_row(
+            *head, f"{1e3 * r['time_s']:.1f}", "-" if sp is None else f"{sp:.2f}x", f"{r['time_vs_conv2d']:.2f}",
+            f"{r['memory_bytes'] / 2**20:.1f}",
+        )  # fmt: skip
+    console.print(table)
+    skipped = {r["skipped"] for r in res["results"] if r["time_s"] is None}
+    for note in sorted(skipped):
+        console.print(f"[dim]-: {note}[/dim]")
+    console.print(f"memory: {res['memory_measure']}")
+    h = res.get("headline")
+    if h:
+        for key, v in h.items():
+            if isinstance(v, dict):
+                console.print(
+                    f"headline {key}: {v['value']:.2f} (target {v['target']}: {'met' if v['met'] else 'not met'})"
+                )
+    lb = res.get("largest_batch")
+    if lb:
+        for kind, v in lb["kinds"].items():
+            if "largest_batch" in v:
+                console.print(
+                    f"{lb['size']}x{lb['size']} {kind}, {lb['channels']} channels, n = {lb['generators']}: "
+                    f"{v['bytes_batch_1'] / 2**20:.0f} MiB at batch 1, +{v['bytes_per_sample'] / 2**20:.0f} MiB per "
+                    f"sample: largest batch in {lb['budget_gib']:g} GiB = {v['largest_batch']}"
+                )
+            else:
+                side = v["largest_side_for_generators_and_gradients"]
+                console.print(
+                    f"{lb['size']}x{lb['size']} dense: generators alone {v['generator_bytes'] / 2**30:.0f} GiB; "
+                    f"largest side whose generators and gradients fit in {lb['budget_gib']:g} GiB: {side}x{side}"
+                )
+    console.print(f"wrote {path} ({res['seconds']:.0f} s)")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``lconv`` console script."""
     try:

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from ..grid import Grid
+from ._kernels import dense_sum, local_sum, low_rank_sum, mix_channels, stencil_sum
 
 __all__ = [
     "DenseGenerators",
@@ -80,6 +81,19 @@ class Generators(nn.Module):
         eye = torch.eye(self.d, dtype=dtype, device=ref.device)
         return self(eye).permute(1, 2, 0)  # self(eye)[u, i, v] = L_i[v, u]
 
+    def weighted_sum(self, f: Tensor, weight0: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+        """The L-conv sum ``W0 f + sum_i W_i (L_i f) + b``.
+
+        This base version applies the generators (:meth:`forward`) and mixes the
+        ``(n + 1) c_in`` results in one product; the parametrisations override it with the
+        order of products that their structure makes cheapest (``lconv.nn._kernels``).
+
+        Shapes:
+            ``f`` ``(B, c_in, d)``, ``weight0`` ``(c_out, c_in)``, ``weight``
+            ``(n, c_out, c_in)``, ``bias`` ``(c_out,)`` or None; returns ``(B, c_out, d)``.
+        """
+        return mix_channels(f, self(f), weight0, weight, bias)
+
     def extra_repr(self) -> str:
         return f"n={self.n}, d={self.d}"
 
@@ -112,6 +126,10 @@ class FixedGenerators(Generators):
         check_features(f, self.d, type(self).__name__)
         return _apply_dense(self.L, f)
 
+    def weighted_sum(self, f: Tensor, weight0: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+        check_features(f, self.d, type(self).__name__)
+        return dense_sum(f, self.L, weight0, weight, bias)
+
     def matrices(self) -> Tensor:
         return self.L
 
@@ -135,6 +153,10 @@ class DenseGenerators(Generators):
     def forward(self, f: Tensor) -> Tensor:
         check_features(f, self.d, type(self).__name__)
         return _apply_dense(self.weight, f)
+
+    def weighted_sum(self, f: Tensor, weight0: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+        check_features(f, self.d, type(self).__name__)
+        return dense_sum(f, self.weight, weight0, weight, bias)
 
     def matrices(self) -> Tensor:
         return self.weight
@@ -164,6 +186,10 @@ class LowRankGenerators(Generators):
         coef = (flat @ self.V.permute(1, 0, 2).reshape(d, n * r)).reshape(-1, n, r)  # V_i^T f
         out = torch.bmm(coef.transpose(0, 1), self.U.transpose(1, 2))  # (n, M, d)
         return out.transpose(0, 1).reshape(*f.shape[:-1], n, d)
+
+    def weighted_sum(self, f: Tensor, weight0: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+        check_features(f, self.d, type(self).__name__)
+        return low_rank_sum(f, self.U, self.V, weight0, weight, bias)
 
     def matrices(self) -> Tensor:
         return self.U @ self.V.transpose(1, 2)
@@ -207,6 +233,11 @@ class LocalGenerators(Generators):
         self.difference = difference
         self.register_buffer("index", index.long().contiguous())
         self.register_buffer("mask", mask.contiguous())
+        own = (index == torch.arange(d)[:, None]) & mask
+        slots = own.all(0).nonzero()
+        # a slot that is every node itself (the centre of a grid stencil) takes W0 and the
+        # difference form's -sum_j w; without one, weighted_sum appends it
+        self._self_slot = int(slots[0]) if len(slots) else None
         self._init_weight(n, d, k)
 
     def _init_weight(self, n: int, d: int, k: int) -> None:
@@ -256,6 +287,17 @@ class LocalGenerators(Generators):
             out = out - w.sum(-1) * f[..., None, :]
         return out
 
+    def weighted_sum(self, f: Tensor, weight0: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+        check_features(f, self.d, type(self).__name__)
+        w, index, j = self.node_weights(), self.index, self._self_slot
+        if j is None:
+            index = torch.cat([index, torch.arange(self.d, device=index.device)[:, None]], 1)
+            w = torch.cat([w, w.new_zeros(self.n, self.d, 1)], 2)
+            j = index.shape[1] - 1
+        if self.difference:  # sum_j w_j (f_j - f_v): the self slot carries -sum_j w_j
+            w = w - w.sum(-1, keepdim=True) * (torch.arange(w.shape[-1], device=w.device) == j)
+        return local_sum(f, w, index, j, weight0, weight, bias)
+
     def extra_repr(self) -> str:
         return f"n={self.n}, d={self.d}, K={self.index.shape[1]}, difference={self.difference}"
 
@@ -275,12 +317,21 @@ class StencilGenerators(LocalGenerators):
         index, mask, offsets = grid.neighbours(radius)
         super().__init__(index, mask, n, difference=difference)
         self.offsets = offsets  # (K, ndim), Cartesian: slot j reads the node at v + offsets[j]
+        self.grid_shape, self.periodic, self.radius = grid.shape, grid.periodic, radius
 
     def _init_weight(self, n: int, d: int, k: int) -> None:
         self.weight = nn.Parameter(torch.randn(n, k) / math.sqrt(k))
 
     def node_weights(self) -> Tensor:
         return self.weight[:, None, :] * self.mask
+
+    def weighted_sum(self, f: Tensor, weight0: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+        """One convolution with the kernel ``sum_i s_i W_i`` (plus ``W0`` at the centre)."""
+        check_features(f, self.d, type(self).__name__)
+        return stencil_sum(
+            f, self.weight, weight0, weight, bias, shape=self.grid_shape, periodic=self.periodic, offsets=self.offsets,
+            radius=self.radius, mask=self.mask, difference=self.difference,
+        )  # fmt: skip
 
 
 def as_generators(generators) -> Generators:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
-from ._generators import as_generators
+from ._generators import Generators, as_generators
+from ._kernels import mix_channels
 
 __all__ = ["lconv"]
 
@@ -26,10 +26,6 @@ def lconv(f: Tensor, generators, weight0: Tensor, weight: Tensor, bias: Tensor |
     """
     if isinstance(generators, Tensor):
         generators = as_generators(generators)
-    lf = generators(f)  # (B, c_in, n, d)
-    b, c, n, d = lf.shape
-    w = weight.permute(1, 2, 0).reshape(weight.shape[1], c * n)  # w[o, c*n + i] = W_i[o, c]
-    out = torch.matmul(weight0, f) + torch.matmul(w, lf.reshape(b, c * n, d))
-    if bias is not None:
-        out = out + bias[:, None]
-    return out
+    if isinstance(generators, Generators):  # each parametrisation's cheapest order of products
+        return generators.weighted_sum(f, weight0, weight, bias)
+    return mix_channels(f, generators(f), weight0, weight, bias)

@@ -1,0 +1,109 @@
+import importlib
+import json
+import math
+
+import pytest
+
+from lconv.cli import main
+
+bench_module = importlib.import_module("lconv.experiments.bench")
+
+TINY = ["bench", "--sizes", "6,8", "--batch", "2", "--channels", "3", "-n", "2", "--rank", "2", "--repeats", "1"]
+TINY += ["--no-headline", "--memory-size", "8", "--threads", "1"]
+METHODS = ["dense", "low-rank", "local", "stencil", "reference", "conv2d"]
+
+
+def _run(argv):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    return exc.value.code
+
+
+def test_tiny_bench_writes_json_with_consistent_times_and_ratios(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert _run([*TINY, "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert {"config", "machine", "memory_measure", "results", "headline", "largest_batch", "seconds"} <= set(res)
+    assert res["config"]["sizes"] == [6, 8] and res["config"]["dtype"] == "float32"
+    assert res["machine"]["torch_threads"] == 1
+    rows = res["results"]
+    assert [(r["size"], r["method"]) for r in rows] == [(s, m) for s in (6, 8) for m in METHODS]
+    for size in (6, 8):
+        by = {r["method"]: r for r in rows if r["size"] == size}
+        t_ref, t_conv = by["reference"]["time_s"], by["conv2d"]["time_s"]
+        for r in by.values():
+            assert r["d"] == size * size and r["batch"] == 2 and r["channels"] == 3 and r["generators"] == 2
+            assert math.isfinite(r["time_s"]) and r["time_s"] > 0 and r["times_s"] == [r["time_s"]]
+            assert r["memory_bytes"] > 0
+            assert r["speedup_vs_reference"] == pytest.approx(t_ref / r["time_s"], rel=1e-12)
+            assert r["time_vs_conv2d"] == pytest.approx(r["time_s"] / t_conv, rel=1e-12)
+        assert by["reference"]["speedup_vs_reference"] == pytest.approx(1.0)
+    # the dense layers hold n d^2 generators and their gradient, the others do not
+    dense, local = (next(r for r in rows if r["size"] == 8 and r["method"] == m) for m in ("dense", "local"))
+    assert dense["memory_bytes"] > 2 * 4 * 2 * 64 * 64 > local["memory_bytes"]
+    largest = res["largest_batch"]
+    assert largest["size"] == 8 and set(largest["kinds"]) == {"dense", "low-rank", "local", "stencil"}
+    for kind in ("low-rank", "local", "stencil"):
+        v = largest["kinds"][kind]
+        assert v["bytes_batch_2"] > v["bytes_batch_1"] > 0 and v["largest_batch"] > 1000
+    assert out.with_suffix(".png").stat().st_size > 1000
+    printed = capsys.readouterr().out
+    assert "lconv bench" in printed and "conv2d" in printed and str(out) in printed
+
+
+def test_bench_run_folder_and_skipped_dense(tmp_path):
+    out = tmp_path / "run"
+    argv = ["bench", "--quick", "--kinds", "dense,stencil", "--dense-max-gib", "0", "--memory-size", "0"]
+    assert _run([*argv, "--out", str(out)]) == 0
+    assert {p.name for p in out.iterdir()} == {"config.json", "metrics.json", "report.md", "figures"}
+    assert (out / "figures" / "time_vs_d.png").exists()
+    res = json.loads((out / "metrics.json").read_text())
+    assert res["largest_batch"] is None
+    for r in res["results"]:
+        if r["method"] in ("dense", "reference"):
+            assert r["time_s"] is None and "GiB" in r["skipped"]
+        else:
+            assert r["time_s"] > 0 and r["speedup_vs_reference"] is None
+    assert "| 28 | 784 |" in (out / "report.md").read_text()
+    # the same folder again is refused
+    assert _run([*argv, "--out", str(out)]) == 2
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--kinds", "dense,sparse"], "unknown parametrisation sparse"),
+        (["--sizes", "28,x"], "--sizes: expected comma-separated integers"),
+        (["--sizes", "2"], "sizes must be ints >= 3"),
+        (["--batch", "0"], "batch must be ints >= 1"),
+        (["--device", "no-such-device"], "device"),
+    ],
+)
+def test_bad_bench_options_exit_2_with_one_line(argv, message, capsys):
+    assert _run(["bench", "--quick", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("lconv: error:") and message in err[0]
+
+
+def test_unknown_bench_option_exits_2():
+    assert _run(["bench", "--no-such-option"]) == 2
+
+
+def test_headline_summary_reads_the_benchmarks_case():
+    rows = [
+        dict(bench_module.HEADLINE, d=784, method=m, time_s=t, speedup_vs_reference=2.0 / t, time_vs_conv2d=t / 0.1)
+        for m, t in [("dense", 0.5), ("low-rank", 0.12), ("local", 0.2), ("reference", 2.0), ("conv2d", 0.1)]
+    ]
+    h = bench_module._headline(rows, ("dense", "low-rank", "local"))
+    assert h["dense_speedup_vs_reference"] == {"value": 4.0, "target": ">= 3", "met": True}
+    assert h["low-rank_time_vs_conv2d"]["met"] and not h["local_time_vs_conv2d"]["met"]
+
+
+def test_benchmarks_script_runs_the_same_command():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
+    proc = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "--sizes" in proc.stdout and "--memory-size" in proc.stdout
