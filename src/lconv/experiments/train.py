@@ -39,6 +39,7 @@ from torch import Tensor, nn
 
 from .. import __version__
 from .._io import write_bytes, write_json, write_text
+from ..data import DATASETS
 from ..nn import MODELS, build_model, model_options, param_count
 from .discover import run_folder_path
 
@@ -287,7 +288,7 @@ def train(
     if config["batch_size"] < world:
         raise ValueError(f"batch_size {config['batch_size']} is smaller than the {world} processes; raise it")
     (x, y), (x_val, y_val), (x_test, y_test) = _load_data(config, data_dir, download)
-    num_classes = int(max(int(y.max()), int(y_test.max())) + 1)
+    num_classes = DATASETS[config["dataset"]].num_classes
 
     torch.manual_seed(config["seed"])
     model = build_model(
