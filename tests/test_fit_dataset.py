@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from lconv.algebra import antisymmetric_space, exp, factorised_space, full_space, kron_space, structure_constants
-from lconv.analysis import cosine
+from lconv.analysis import align, cosine
+from lconv.data.regression import kepler_symmetries, two_body_states, two_body_step
 from lconv.discovery import fit_pairs
 
 
@@ -51,3 +52,20 @@ def test_fit_pairs_searches_a_given_basis_with_hidden_parameters():
     assert torch.allclose(
         torch.einsum("m,mij->ij", inside, factorised_space(2, 2).double()), res.generators[0], atol=1e-6
     )
+
+
+# ------------------------------------------------------------------------------ data
+def test_two_body_map_conserves_energy_and_commutes_with_its_nine_symmetries():
+    x = two_body_states(64, generator=torch.Generator().manual_seed(0))
+
+    def energy(z, m1=1.0, m2=0.5):
+        kinetic = z[:, 4:6].pow(2).sum(-1) / (2 * m1) + z[:, 6:8].pow(2).sum(-1) / (2 * m2)
+        return kinetic - m1 * m2 / (z[:, 0:2] - z[:, 2:4]).norm(dim=-1)
+
+    y = two_body_step(x, 0.5)
+    assert torch.allclose(energy(y), energy(x), atol=1e-9)
+    assert torch.allclose(y[:, 4:6] + y[:, 6:8], x[:, 4:6] + x[:, 6:8], atol=1e-12)  # total momentum
+    for g in kepler_symmetries():
+        m = exp(g, 0.3)
+        assert torch.allclose(two_body_step(x @ m.T, 0.5), y @ m.T, atol=1e-10)
+    assert align(kepler_symmetries(), kron_space("so2", 4, dtype=torch.float64))[1][0] > 1 - 1e-6  # rotation inside
