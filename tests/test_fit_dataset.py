@@ -4,9 +4,16 @@ import pytest
 import torch
 
 from lconv.algebra import antisymmetric_space, exp, factorised_space, full_space, kron_space, structure_constants
-from lconv.analysis import align, cosine
-from lconv.data.regression import kepler_symmetries, two_body_states, two_body_step
-from lconv.discovery import fit_pairs
+from lconv.analysis import align, cosine, grassmann_distance
+from lconv.data.regression import (
+    kepler_regression,
+    kepler_symmetries,
+    lorentz_regression,
+    o5_regression,
+    two_body_states,
+    two_body_step,
+)
+from lconv.discovery import count_symmetries, fit_dataset, fit_model, fit_pairs
 
 
 def _gram(b):
@@ -69,3 +76,112 @@ def test_two_body_map_conserves_energy_and_commutes_with_its_nine_symmetries():
         m = exp(g, 0.3)
         assert torch.allclose(two_body_step(x @ m.T, 0.5), y @ m.T, atol=1e-10)
     assert align(kepler_symmetries(), kron_space("so2", 4, dtype=torch.float64))[1][0] > 1 - 1e-6  # rotation inside
+
+
+# ------------------------------------------------------------------------------ exact derivatives
+def test_lorentz_algebra_from_the_exact_map():
+    task = lorentz_regression(200)
+    res = fit_dataset(task.x, task.y, model=task.f)
+    assert res.n_symmetries == 6 and res.generators.shape == (6, 8, 8)
+    assert grassmann_distance(res.generators, task.truth) < 1e-6
+    assert float(res.residuals.max()) < 1e-10 < float(res.singular_values[6])
+    assert res.singular_values.shape == (64,) and bool((res.singular_values.diff() >= 0).all())
+    aligned, _ = align(res.generators, task.truth)
+    c_true = structure_constants(task.truth).constants
+    assert float((structure_constants(aligned.double()).constants - c_true).norm() / c_true.norm()) < 0.02
+
+
+def test_o5_from_the_exact_map_in_the_full_and_the_antisymmetric_space():
+    task = o5_regression(150)
+    full = fit_dataset(task.x, task.y, model=task.f)
+    assert full.n_symmetries == 10 and grassmann_distance(full.generators, task.truth) < 1e-6
+    compact = fit_dataset(task.x[:60], task.y[:60], model=task.f, structure="antisymmetric")
+    assert compact.n_symmetries == 10 and grassmann_distance(compact.generators, task.truth) < 1e-6
+    assert torch.allclose(compact.generators, -compact.generators.transpose(1, 2))
+
+
+def test_given_gradients_give_the_same_answer_as_the_callable():
+    task = lorentz_regression(120)
+    x = task.x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(task.f(x).sum(), x)
+    res = fit_dataset(task.x, task.y, 6, jacobian=grad)
+    assert res.method == "given" and grassmann_distance(res.generators, task.truth) < 1e-6
+
+
+def test_kepler_from_the_exact_map_finds_all_nine_symmetries_and_so8_singles_out_the_rotation():
+    task = kepler_regression(60, dt=0.2)
+    full = fit_dataset(task.x, task.y, model=task.f)
+    assert full.n_symmetries == 9
+    assert grassmann_distance(full.generators, kepler_symmetries()) < 1e-6
+    assert align(full.generators, task.truth)[1][0] > 0.999999
+    compact = fit_dataset(task.x, task.y, model=task.f, structure="antisymmetric")
+    assert compact.n_symmetries == 1 and cosine(compact.generators[0], task.truth[0]) > 0.999999
+
+
+# ------------------------------------------------------------------------------ fitted models (samples only)
+def test_kepler_in_liegans_space_from_samples_only():
+    task = kepler_regression(400, dt=0.1)
+    res = fit_dataset(task.x, task.y, 1, basis=factorised_space())
+    assert res.method == "kernel" and res.model_error is not None
+    assert cosine(res.generators[0], task.truth[0]) >= 0.999  # LieGAN 0.9998, Augerino 0.67
+    assert res.n_symmetries == 1 and float(res.residuals[0]) < 0.3 < float(res.singular_values[1])
+
+
+def test_lorentz_from_a_few_hundred_samples():
+    task = lorentz_regression(520, seed=1)
+    model = fit_model(task.x, task.y)
+    assert model.kind == "kernel" and model.error < 0.01
+    res = fit_dataset(task.x, task.y, 6, model=model)
+    assert res.method == "kernel" and res.n_symmetries == 6
+    assert grassmann_distance(res.generators, task.truth) <= 0.05
+
+
+def test_mlp_model_runs_and_reports_its_error():
+    task = lorentz_regression(80)
+    model = fit_model(task.x, task.y, "mlp", mlp_steps=30)
+    assert model(task.x[:5]).shape == (5,) and math.isfinite(model.error)
+    res = fit_dataset(task.x, task.y, 2, model="mlp", mlp_steps=30)
+    assert res.generators.shape == (2, 8, 8) and res.method == "mlp"
+
+
+def test_count_symmetries_rule():
+    s = torch.tensor
+    assert count_symmetries(s([1e-15, 2e-15, 0.2, 0.5])) == 2  # clear gap
+    assert count_symmetries(s([0.1, 0.12, 0.15, 0.2, 0.3, 0.5])) == 0  # no gap
+    assert count_symmetries(s([0.4, 2.0, 2.1])) == 0  # a gap, but above max_residual
+    assert count_symmetries(s([0.0, 0.0])) == 2  # everything is a symmetry
+    assert count_symmetries(s([0.05, 0.1, 0.2, 0.25, 1.0])) == 4  # largest ratio 4 >= 3
+    assert count_symmetries(s([0.05, 0.1, 0.2, 0.25, 1.0]), gap_ratio=5.0) == 0
+
+
+# ------------------------------------------------------------------------------ bad input
+def test_bad_input_is_named_in_one_line():
+    x = torch.randn(50, 4, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"y must be \(N,\) = \(50,\) .* or \(N, d\) = \(50, 4\)"):
+        fit_dataset(x, torch.randn(50, 3))
+    with pytest.raises(ValueError, match=r"10 samples give 10 constraints for 16 unknowns; pass at least 16 samples"):
+        fit_dataset(x[:10], x[:10, 0])
+    with pytest.raises(ValueError, match=r"3 samples give 12 constraints for 16 unknowns; pass at least 4 samples"):
+        fit_dataset(x[:3], x[:3])
+    bad = x.clone()
+    bad[3, 1] = math.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        fit_dataset(bad, x[:, 0])
+    with pytest.raises(ValueError, match="NaN or inf"):
+        fit_dataset(x, x[:, 0].clone().fill_(math.inf))
+    with pytest.raises(ValueError, match=r"jacobian must be \(50, 4\)"):
+        fit_dataset(x, x[:, 0], jacobian=torch.zeros(50, 4, 4))
+    with pytest.raises(ValueError, match="unknown model 'forest'"):
+        fit_dataset(x, x[:, 0], model="forest")
+    with pytest.raises(ValueError, match=r"basis must be \(m, 4, 4\)"):
+        fit_dataset(x, x[:, 0], basis=torch.zeros(3, 5, 5))
+    with pytest.raises(ValueError, match="n_generators=7 but the search space has dimension 6"):
+        fit_dataset(x, x[:, 0], 7, structure="antisymmetric", model=lambda v: v.pow(2).sum(-1))
+    with pytest.raises(ValueError, match="y is missing"):
+        fit_dataset(x)
+    with pytest.raises(ValueError, match="leaves every sample unchanged"):
+        fit_dataset(x, x, model=lambda v: v)  # the identity map: every generator commutes with it
+    with pytest.raises(TypeError, match="floating-point"):
+        fit_dataset(x.long(), x[:, 0])
+    with pytest.raises(ValueError, match=r"x must be \(N, d\)"):
+        fit_dataset(x[:, :, None], x[:, 0])
