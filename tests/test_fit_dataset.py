@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from lconv.algebra import antisymmetric_space, exp, factorised_space, full_space, kron_space, structure_constants
-from lconv.analysis import align, cosine, grassmann_distance
+from lconv.analysis import align, cosine, grassmann_distance, plot_algebra, plot_spectrum
 from lconv.data.regression import (
     kepler_regression,
     kepler_symmetries,
@@ -152,6 +152,17 @@ def test_count_symmetries_rule():
     assert count_symmetries(s([0.0, 0.0])) == 2  # everything is a symmetry
     assert count_symmetries(s([0.05, 0.1, 0.2, 0.25, 1.0])) == 4  # largest ratio 4 >= 3
     assert count_symmetries(s([0.05, 0.1, 0.2, 0.25, 1.0]), gap_ratio=5.0) == 0
+
+
+# ------------------------------------------------------------------------------ figures
+def test_plot_algebra_and_spectrum_write_pngs(tmp_path):
+    p = plot_algebra(kron_space("so13", 1), tmp_path / "a" / "algebra.png", names=["Jx", "Jy", "Jz", "Kx", "Ky", "Kz"])
+    assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plot_algebra(kron_space("so2", 4), tmp_path / "one.png").stat().st_size > 0  # one generator: no table
+    q = plot_spectrum(torch.tensor([1e-15, 0.2, 0.5]), tmp_path / "s.png", n_symmetries=1)
+    assert q.read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="2 names for 6 generators"):
+        plot_algebra(kron_space("so13", 1), tmp_path / "b.png", names=["a", "b"])
 
 
 # ------------------------------------------------------------------------------ bad input
