@@ -1,3 +1,4 @@
+import json
 import math
 
 import pytest
@@ -5,6 +6,7 @@ import torch
 
 from lconv.algebra import antisymmetric_space, exp, factorised_space, full_space, kron_space, structure_constants
 from lconv.analysis import align, cosine, grassmann_distance, plot_algebra, plot_spectrum
+from lconv.cli import main
 from lconv.data.regression import (
     kepler_regression,
     kepler_symmetries,
@@ -196,3 +198,33 @@ def test_bad_input_is_named_in_one_line():
         fit_dataset(x.long(), x[:, 0])
     with pytest.raises(ValueError, match=r"x must be \(N, d\)"):
         fit_dataset(x[:, :, None], x[:, 0])
+
+
+def _run(argv):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    return exc.value.code
+
+
+def test_cli_kepler_writes_the_run_folder_and_prints_the_peers(tmp_path, capsys):
+    out = tmp_path / "kepler"
+    assert _run(["discover", "--task", "kepler", "--n", "120", "--dt", "0.1", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "LieGAN" in printed and "0.9998" in printed and "Augerino" in printed and "0.6700" in printed
+    assert {p.name for p in out.iterdir()} == {"config.json", "metrics.json", "generators.npy", "report.md", "figures"}
+    assert {p.name for p in (out / "figures").iterdir()} == {"algebra.png", "spectrum.png"}
+    metrics = json.loads((out / "metrics.json").read_text())
+    exact = metrics["spaces"]["gl(8)"]["exact"]
+    assert exact["n_symmetries"] == 9 and exact["grassmann_to_all_symmetries"] < 1e-6
+    assert metrics["spaces"]["I_4 (x) A"]["exact"]["cosine"][0] > 0.999999
+    assert "LieGAN" in (out / "report.md").read_text()
+
+
+def test_cli_bad_dataset_options_exit_2_in_one_line(tmp_path, capsys):
+    assert _run(["discover", "--task", "lorentz", "--model", "forest", "--n", "40", "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown model 'forest'" in err[0]
+    assert _run(["discover", "--task", "lorentz", "--n", "20", "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "20 samples give 20 constraints for 64 unknowns" in err[0]
+    assert not any(tmp_path.iterdir())
