@@ -118,7 +118,7 @@ def discover(
         None, "--generators", "-k", min=1, help="Number of generators to learn (default: as many as planted)."
     ),
     n: int = typer.Option(
-        None, min=10, help="Number of pairs [default: 2000]; samples for kepler (600), o5 (1000), lorentz (600)."
+        None, min=10, help="Number of pairs [default: 2000]; samples for kepler (600), o5 (3000), lorentz (600)."
     ),
     epochs: int = typer.Option(30, min=1, help="Training rounds (exp) or passes (lconv)."),
     seed: int = typer.Option(0, help="Seed of the data and the fit."),

@@ -133,7 +133,8 @@ def markdown_table(title: str, rows: list[Row], command: str) -> str:
         lines = [f"# {title}", "", f"Made by `{command}` (lconv {__version__}).", "",
                  "| experiment | method | measure | ours | peers / paper | target |", "|---|---|---|---|---|---|"]  # fmt: skip
         f4 = fmt_value
-        lines += [f"| {r['experiment']} | {r['method']} | {r['measure']} | {f4(r['ours'])} | {f4(r['paper'])} | "
+        esc = lambda text: str(text).replace("|", "\\|")  # noqa: E731
+        lines += [f"| {esc(r['experiment'])} | {esc(r['method'])} | {esc(r['measure'])} | {f4(r['ours'])} | {f4(r['paper'])} | "
                   f"{r['target']} |" for r in rows]  # fmt: skip
         return "\n".join(lines) + "\n"
     lines = [f"# {title}", "", f"Made by `{command}` (lconv {__version__}).", "",
