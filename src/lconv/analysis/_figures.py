@@ -175,7 +175,7 @@ def plot_algebra(
     rows = math.ceil(k / cols)
     pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
     table_h = 0.0 if not pairs else max(1.6, 0.28 * len(pairs) + 0.8)
-    fig = plt.figure(figsize=(max(2.3 * cols, 0.5 * k + 2.5), 2.4 * rows + table_h + 0.4))
+    fig = plt.figure(figsize=(max(2.3 * cols, 0.5 * k + 2.5), 2.4 * rows + table_h + 0.4), layout="constrained")
     grid = fig.add_gridspec(rows + (1 if pairs else 0), cols, height_ratios=[2.4] * rows + ([table_h] if pairs else []))
     for i in range(k):
         ax = fig.add_subplot(grid[i // cols, i % cols])
