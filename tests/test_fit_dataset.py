@@ -190,6 +190,8 @@ def test_bad_input_is_named_in_one_line():
         fit_dataset(x, x[:, 0], basis=torch.zeros(3, 5, 5))
     with pytest.raises(ValueError, match="n_generators=7 but the search space has dimension 6"):
         fit_dataset(x, x[:, 0], 7, structure="antisymmetric", model=lambda v: v.pow(2).sum(-1))
+    with pytest.raises(ValueError, match="need floor >= 0"):
+        fit_dataset(x, x[:, 0], floor=-1.0)
     with pytest.raises(ValueError, match="y is missing"):
         fit_dataset(x)
     with pytest.raises(ValueError, match="leaves every sample unchanged"):

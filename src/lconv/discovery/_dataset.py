@@ -158,7 +158,7 @@ class _Kernel:
         self.mu = x.mean(0)
         self.s = float((x - self.mu).pow(2).mean().sqrt().clamp_min(1e-300))
         z = (x - self.mu) / self.s
-        design = torch.cat([torch.ones(n, 1, dtype=x.dtype), z], 1)
+        design = torch.cat([torch.ones(n, 1, dtype=x.dtype, device=x.device), z], 1)
         self.lin = torch.linalg.lstsq(design, t).solution  # (d + 1, out)
         r = t - design @ self.lin
         scale = t.var(0).clamp_min(1e-300)
@@ -213,7 +213,7 @@ class _MLP:
         for layer in layers[::2]:  # seeded initialisation, independent of the global RNG
             torch.nn.init.normal_(layer.weight, std=1 / math.sqrt(layer.in_features), generator=gen)
             torch.nn.init.zeros_(layer.bias)
-        self.net = torch.nn.Sequential(*layers).to(x.dtype)
+        self.net = torch.nn.Sequential(*layers).to(x.device, x.dtype)
         opt = torch.optim.Adam(self.net.parameters(), lr=lr)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
         for _ in range(steps):
@@ -427,6 +427,11 @@ def fit_dataset(
         (equivariant) rows by ``m`` unknowns, which must be at least ``m``.
     """
     y, kind, basis, jacobian = _check(x, y, n_generators, basis, structure, model, jacobian)
+    if not (floor >= 0 and gap_ratio >= 1 and max_residual > 0):
+        raise ValueError(
+            f"fit_dataset: need floor >= 0, gap_ratio >= 1 and max_residual > 0, "
+            f"got {floor}, {gap_ratio}, {max_residual}"
+        )
     start = time.perf_counter()
     n, d = x.shape
     xd = x.detach().double()
@@ -469,7 +474,7 @@ def fit_dataset(
     if not (torch.isfinite(val).all() and torch.isfinite(jac).all()):
         raise ValueError("fit_dataset: the map's values or derivatives are not finite at some samples; drop them")
 
-    basis_q = q if q is not None else torch.eye(d * d, dtype=torch.float64).reshape(d * d, d, d)
+    basis_q = (q if q is not None else torch.eye(d * d, dtype=torch.float64).reshape(d * d, d, d)).to(xd.device)
     r, _ = _spectrum(lambda sl: _blocks(kind, xd[sl], val[sl], jac[sl], basis_q), n, m, floor, chunk)
     _, s, vh = torch.linalg.svd(r)
     s, vh = s.flip(0), vh.flip(0)  # ascending
