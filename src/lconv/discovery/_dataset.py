@@ -24,9 +24,10 @@ generator. The ``floor`` keeps samples where the map is flat (tiny gradient, who
 direction a fitted model gets wrong) from weighing too much.
 
 **Derivatives.** Only samples are given, so ``F`` and its derivatives come from a model
-fitted to them: ``"kernel"`` (default) is kernel ridge regression with a Gaussian kernel on
-top of a linear least-squares fit, its width and ridge chosen by the exact leave-one-out
-error; ``"mlp"`` is a small multilayer perceptron trained by Adam. For vector outputs the
+fitted to them (:func:`fit_model`): ``"kernel"`` (default) is kernel ridge regression with
+a Gaussian or polynomial kernel on top of a linear least-squares fit, the kernel and the
+ridge chosen by the exact leave-one-out error; ``"mlp"`` is a small multilayer perceptron
+trained by Adam. For vector outputs the
 model fits the change ``y - x`` (the skip term ``x`` is added back, ``J = I + J_model``),
 which keeps maps close to the identity accurate. A callable ``model`` is the map itself
 (``(B, d) -> (B,)`` or ``(B, d)``, differentiated by autograd), and ``jacobian=`` takes
@@ -263,13 +264,16 @@ def fit_model(
 
     Args:
         x: ``(N, d)``; y: ``(N,)`` or ``(N, d)``.
-        model: ``"kernel"`` (:class:`_Kernel`: linear fit plus kernel ridge regression,
-            kernel and ridge by leave-one-out) or ``"mlp"``.
+        model: ``"kernel"`` (a linear fit plus kernel ridge regression on its residual,
+            Gaussian kernels of several widths and polynomial kernels of degree 3 to 5,
+            kernel and ridge by leave-one-out) or ``"mlp"`` (two hidden layers of 64, SiLU).
         max_samples: at most this many samples are used (a seeded random subset): the
             kernel model costs ``O(N^3)`` time and ``O(N^2)`` memory.
         mlp_steps: Adam steps of the ``"mlp"`` model.
         seed: seeds the subset and the ``"mlp"`` model.
     """
+    if model not in MODELS:
+        raise ValueError(f"fit_model: unknown model {model!r}; choose one of {MODELS}")
     y, kind, _, _ = _check(x, y, None, None, "free", model, None, where="fit_model")
     n, d = x.shape
     if n < d + 2:
