@@ -94,7 +94,8 @@ def demo(
 def discover(
     task: str = typer.Option(
         "rotation",
-        help="Planted symmetry: rotation, translation, scaling, se2, sim2 (images); so3, sl2, so13, gl2 (vectors).",
+        help="Planted symmetry: rotation, translation, scaling, se2, sim2 (images); so3, sl2, so13, gl2 (vectors); "
+        "kepler, o5, lorentz (one dataset, no pairs).",
     ),
     size: int = typer.Option(7, min=3, max=64, help="Images are SIZE x SIZE pixels."),
     t_min: float = typer.Option(0.0, help="Smallest group parameter (e.g. angle in radians)."),
@@ -116,13 +117,17 @@ def discover(
     generators: int = typer.Option(
         None, "--generators", "-k", min=1, help="Number of generators to learn (default: as many as planted)."
     ),
-    n: int = typer.Option(2000, min=10, help="Number of pairs."),
+    n: int = typer.Option(
+        None, min=10, help="Number of pairs [default: 2000]; samples for kepler (600), o5 (3000), lorentz (600)."
+    ),
     epochs: int = typer.Option(30, min=1, help="Training rounds (exp) or passes (lconv)."),
     seed: int = typer.Option(0, help="Seed of the data and the fit."),
     device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda."),
     out: str = typer.Option(
         None, help="Run folder (must not exist or be empty); default runs/discover-TASK-TIMESTAMP."
     ),
+    dt: float = typer.Option(0.1, help="kepler: the time step of the map."),
+    model: str = typer.Option("kernel", help="kepler, o5, lorentz: the model fitted to the samples, kernel or mlp."),
 ) -> None:
     """Discover a planted symmetry from transformed pairs and compare it with the truth (the main job)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -141,8 +146,11 @@ def discover(
         folder, metrics = run(
             task=task, size=size, t_min=t_min, t_max=t_max, param=param, known_t=known_t, images=images,
             transform=transform, method=method, structure=structure, n_generators=generators, n=n, epochs=epochs,
-            seed=seed, device=device, out=out, progress=progress,
+            seed=seed, device=device, out=out, progress=progress, dt=dt, model=model,
         )  # fmt: skip
+    if "spaces" in metrics:  # one dataset, no pairs
+        _print_dataset(task, metrics, folder)
+        return
     table = Table(title=f"lconv discover: {task} ({metrics['method']}, beside first-order least squares)")
     for col in ("measure", metrics["method"], "least squares"):
         table.add_column(col, justify="left" if col == "measure" else "right")
@@ -160,6 +168,20 @@ def discover(
             table.add_row(label, fmt(metrics[key]), fmt(base[key]))
     console.print(table)
     console.print(f"fit: {metrics['epochs_run']} rounds in {metrics['fit_seconds']:.1f} s; run folder: {folder}")
+
+
+def _print_dataset(task: str, metrics: dict, folder) -> None:
+    from .experiments.dataset import fmt_value as f4
+    from .experiments.dataset import summary_rows
+
+    table = Table(title=f"lconv discover: {task} ({metrics['data']})")
+    for col in ("method", "measure", "ours", "peers", "target"):
+        table.add_column(col, justify="left" if col in ("method", "measure") else "right")
+    for r in summary_rows(task, metrics):
+        table.add_row(r["method"], r["measure"], f4(r["ours"]), f4(r["paper"]), r["target"])
+    console.print(table)
+    console.print(f"model: {metrics['model']}, relative held-out error {metrics['model_error']:.4f}")
+    console.print(f"run folder: {folder}")
 
 
 @app.command()
@@ -239,7 +261,9 @@ def train(
 
 @app.command()
 def repro(
-    name: str = typer.Argument(..., help="Experiment: c1, c2, c3, c3-large (SI C) or d-table (SI D)."),
+    name: str = typer.Argument(
+        ..., help="Experiment: c1, c2, c3, c3-large (SI C), d-table (SI D); kepler, o5, lorentz (one dataset)."
+    ),
     seed: int = typer.Option(0, help="Seed of the data and the fits."),
     out: str = typer.Option(None, help="Run folder (must not exist or be empty); default runs/repro-NAME-TIMESTAMP."),
     table: str = typer.Option(None, help="Also write the markdown table to this file."),
@@ -284,6 +308,19 @@ def repro(
             name, seed=seed, out=out, table=table, progress=lambda label: status.update(f"{name}: {label} done")
         )
     f = lambda v: "" if v is None else f"{v:.3f}"  # noqa: E731
+    if any("measure" in r for r in rows):  # one-dataset experiments
+        from .experiments.dataset import fmt_value as f
+
+        for experiment in dict.fromkeys(r["experiment"] for r in rows):
+            t = Table(title=f"lconv repro {name}: {experiment}")
+            for col in ("method", "measure", "ours", "peers", "target"):
+                t.add_column(col, justify="left" if col in ("method", "measure") else "right")
+            for r in rows:
+                if r["experiment"] == experiment:
+                    t.add_row(r["method"], r["measure"], f(r["ours"]), f(r["paper"]), r["target"])
+            console.print(t)
+        console.print(f"run folder: {folder}")
+        return
     for experiment in dict.fromkeys(r["experiment"] for r in rows):
         t = Table(title=f"lconv repro {name}: {experiment}")
         for col in ("method", "|cos| ours", "paper", "target", "held-out error"):

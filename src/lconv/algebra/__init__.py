@@ -18,10 +18,12 @@ from ._lie import (
     exp_approx,
     structure_constants,
 )
+from ._spaces import antisymmetric_space, factorised_space, full_space, kron_space
 
 __all__ = [
     "FAMILIES",
     "StructureConstants",
+    "antisymmetric_space",
     "bracket",
     "central_difference",
     "closure_loss",
@@ -31,10 +33,13 @@ __all__ = [
     "exp",
     "exp_apply",
     "exp_approx",
+    "factorised_space",
     "family",
     "from_incidence",
+    "full_space",
     "gcn",
     "incidence",
+    "kron_space",
     "matrix_algebra",
     "pushforward",
     "rotation",

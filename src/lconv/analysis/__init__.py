@@ -3,7 +3,7 @@
 from ..algebra import closure_residual, structure_constants
 from ..testing import equivariance_error
 from ._compare import align, cosine, data_projector, grassmann_distance, principal_angles, restrict
-from ._figures import plot_generators, plot_history, plot_vector_fields, vector_field
+from ._figures import plot_algebra, plot_generators, plot_history, plot_spectrum, plot_vector_fields, vector_field
 from ._transform import transform_error
 
 __all__ = [
@@ -13,8 +13,10 @@ __all__ = [
     "data_projector",
     "equivariance_error",
     "grassmann_distance",
+    "plot_algebra",
     "plot_generators",
     "plot_history",
+    "plot_spectrum",
     "plot_vector_fields",
     "principal_angles",
     "restrict",

@@ -7,6 +7,7 @@ non-interactive Agg backend, so no display is needed.
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 
 import torch
@@ -142,5 +143,86 @@ def plot_history(history: dict[str, list[float]], path: str | Path, *, title: st
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean squared error")
     ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_algebra(
+    generators: Tensor, path: str | Path, *, names: list[str] | None = None, title: str | None = None
+) -> Path:
+    """A Lie algebra as a picture: its generators as matrix heat maps, and its structure constants.
+
+    The table below the matrices has one row per bracket ``[L_i, L_j]`` (``i < j``) and one
+    column per ``L_k``: the least-squares ``c_ij^k`` of ``[L_i, L_j] = sum_k c_ij^k L_k``
+    (:func:`lconv.algebra.structure_constants`), annotated when there are few; the title
+    gives the closure residual. Draw an aligned basis (:func:`lconv.analysis.align`) to
+    compare with a known algebra's constants.
+
+    Shapes: ``generators (k, d, d)``.
+    """
+    from ..algebra import structure_constants
+
+    plt = _plt()
+    gens = generators.detach().double().cpu()
+    gens = gens[None] if gens.dim() == 2 else gens
+    if gens.dim() != 3 or gens.shape[-1] != gens.shape[-2]:
+        raise ValueError(f"plot_algebra: generators must be (k, d, d), got {tuple(generators.shape)}")
+    k = len(gens)
+    names = names or [f"L{i + 1}" for i in range(k)]
+    if len(names) != k:
+        raise ValueError(f"plot_algebra: {len(names)} names for {k} generators")
+    cols = min(k, 6)
+    rows = math.ceil(k / cols)
+    pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
+    table_h = 0.0 if not pairs else max(1.6, 0.28 * len(pairs) + 0.8)
+    fig = plt.figure(figsize=(max(2.3 * cols, 0.5 * k + 2.5), 2.4 * rows + table_h + 0.4), layout="constrained")
+    grid = fig.add_gridspec(rows + (1 if pairs else 0), cols, height_ratios=[2.4] * rows + ([table_h] if pairs else []))
+    for i in range(k):
+        ax = fig.add_subplot(grid[i // cols, i % cols])
+        g = gens[i]
+        lim = float(g.abs().max()) or 1.0
+        ax.imshow(g.numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
+        ax.set_title(names[i], fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    sc = structure_constants(gens)
+    if pairs:
+        table = torch.stack([sc.constants[i, j] for i, j in pairs]).numpy()  # (pairs, k)
+        ax = fig.add_subplot(grid[rows, :])
+        lim = float(abs(table).max()) or 1.0
+        ax.imshow(table, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+        ax.set_yticks(range(len(pairs)), [f"[{names[i]}, {names[j]}]" for i, j in pairs], fontsize=7)
+        ax.set_xticks(range(k), names, fontsize=7)
+        if k <= 6:
+            for r, row in enumerate(table):
+                for c, v in enumerate(row):
+                    if abs(v) >= 0.005 * lim:
+                        ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=7)
+        ax.set_title(f"structure constants c_ij^k (closure residual {sc.residual:.3f})", fontsize=9)
+    fig.suptitle(title or f"algebra of {k} generator{'s' if k > 1 else ''}", fontsize=10)
+    return _save(fig, path)
+
+
+def plot_spectrum(
+    singular_values: Tensor, path: str | Path, *, n_symmetries: int | None = None, title: str = "constraint spectrum"
+) -> Path:
+    """Residuals of all generators of a search space, ascending, log scale, with the symmetry cut.
+
+    ``singular_values`` as :func:`lconv.discovery.fit_dataset` returns them; the first
+    ``n_symmetries`` are drawn in another colour, left of a dashed line.
+    """
+    plt = _plt()
+    s = singular_values.detach().double().cpu().clamp_min(1e-16).numpy()
+    fig, ax = plt.subplots(figsize=(5.0, 3.2))
+    idx = range(1, len(s) + 1)
+    cut = n_symmetries or 0
+    colours = ["C3" if i < cut else "C0" for i in range(len(s))]
+    ax.scatter(idx, s, c=colours, s=12)
+    if 0 < cut < len(s):
+        ax.axvline(cut + 0.5, ls="--", color="grey", lw=1)
+    ax.set_yscale("log")
+    ax.set_xlabel("generator, ranked by residual")
+    ax.set_ylabel("normalised residual")
+    ax.set_title(f"{title}: {cut} symmetr{'y' if cut == 1 else 'ies'}", fontsize=9)
     ax.grid(alpha=0.3)
     return _save(fig, path)

@@ -20,9 +20,11 @@ from .._io import write_json, write_npy, write_text
 from ..algebra import structure_constants
 from ..data import IMAGE_ALGEBRAS, Pairs, image_pairs, vector_pairs
 from ..discovery import fit_pairs
+from .dataset import DATASET_TASKS, discover_dataset
 
 VECTOR_ALGEBRAS = ("so3", "sl2", "so13", "gl2")
-TASKS = IMAGE_ALGEBRAS + VECTOR_ALGEBRAS
+#: Pair tasks (images, vectors), then one-dataset tasks (:mod:`lconv.experiments.dataset`).
+TASKS = IMAGE_ALGEBRAS + VECTOR_ALGEBRAS + DATASET_TASKS
 #: Tasks whose planted group acts by isometries (rotations, translations): their default
 #: search space is the antisymmetric matrices.
 ISOMETRIC = ("rotation", "translation", "se2", "so3")
@@ -95,24 +97,33 @@ def discover(
     method: str = "exp",
     structure: str | None = None,
     n_generators: int | None = None,
-    n: int = 2000,
+    n: int | None = None,
     epochs: int = 30,
     seed: int = 0,
     device: str = "cpu",
     out: str | Path | None = None,
     progress: Callable[[int, int, float], None] | None = None,
+    dt: float = 0.1,
+    model: str = "kernel",
 ) -> tuple[Path, dict]:
     """Discover the generators of a planted symmetry and compare them with the truth.
 
     The default is the paper's SI C.3 setting: the rotation generator from 7x7 images with
     uniform random pixels, rotated by ``grid_sample`` by angles uniform in ``[0, pi/8)``
     that the learner does not see. The least-squares baseline runs beside the method.
+    ``n`` is the number of pairs (default 2000). The tasks ``kepler``, ``o5`` and
+    ``lorentz`` have no pairs: one dataset of ``n`` samples of a map
+    (:func:`lconv.experiments.dataset.discover_dataset`, with ``dt`` and ``model``).
 
     Returns:
         ``(run folder, metrics)``.
     """
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    if task in DATASET_TASKS:
+        folder = run_folder_path("discover", task, out)
+        return discover_dataset(task=task, n=n, dt=dt, model=model, seed=seed, folder=folder)
+    n = n or 2000
     structure = structure or default_structure(task)
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")

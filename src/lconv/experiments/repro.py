@@ -20,6 +20,7 @@ from .._io import write_json, write_text
 from ..data import image_pairs
 from ..discovery import fit_pairs, fit_recursive
 from ..grid import Grid
+from .dataset import DATASET_EXPERIMENTS, fmt_value
 from .discover import run_folder_path
 
 Row = dict
@@ -101,6 +102,7 @@ EXPERIMENTS: dict[str, tuple[Callable[[int, Callable | None], list[Row]], str]] 
         "SI C.3 / Fig. 7b: rotation generator, hidden random angles",
     ),
     "c3-large": (_c3(20, math.pi / 4, 4000, 0.12, ">= 0.7", 15), "SI C.3 / Fig. 8: 20x20 images, angles up to pi/4"),
+    **DATASET_EXPERIMENTS,
 }
 
 
@@ -127,6 +129,14 @@ def _f(v) -> str:
 
 
 def markdown_table(title: str, rows: list[Row], command: str) -> str:
+    if any("measure" in r for r in rows):  # one-dataset experiments: a measure per row, peers' figures
+        lines = [f"# {title}", "", f"Made by `{command}` (lconv {__version__}).", "",
+                 "| experiment | method | measure | ours | peers / paper | target |", "|---|---|---|---|---|---|"]  # fmt: skip
+        f4 = fmt_value
+        esc = lambda text: str(text).replace("|", "\\|")  # noqa: E731
+        lines += [f"| {esc(r['experiment'])} | {esc(r['method'])} | {esc(r['measure'])} | {f4(r['ours'])} | {f4(r['paper'])} | "
+                  f"{r['target']} |" for r in rows]  # fmt: skip
+        return "\n".join(lines) + "\n"
     lines = [f"# {title}", "", f"Made by `{command}` (lconv {__version__}).", "",
              "| experiment | method | \\|cos\\| with the SWI generator | paper | target | held-out error |",
              "|---|---|---|---|---|---|"]  # fmt: skip
