@@ -1,4 +1,4 @@
-"""Data: image datasets and their variants, and synthetic pairs with a planted symmetry."""
+"""Data: image datasets and their variants, synthetic pairs with a planted symmetry, regression tasks with a known one."""
 
 from .datasets import (
     DATASETS,
@@ -19,6 +19,17 @@ from .datasets import (
     scramble_pixels,
     split_validation,
 )
+from .regression import (
+    REGRESSION_TASKS,
+    Regression,
+    kepler_regression,
+    kepler_symmetries,
+    lorentz_regression,
+    o5_regression,
+    regression_task,
+    two_body_states,
+    two_body_step,
+)
 from .synthetic import (
     IMAGE_ALGEBRAS,
     Pairs,
@@ -33,10 +44,12 @@ __all__ = [
     "DATASETS",
     "ENV_VAR",
     "IMAGE_ALGEBRAS",
+    "REGRESSION_TASKS",
     "SPLITS",
     "VARIANTS",
     "DatasetInfo",
     "Pairs",
+    "Regression",
     "RemoteFile",
     "apply_variant",
     "band_limited_images",
@@ -44,14 +57,21 @@ __all__ = [
     "download_file",
     "grid_sample_transform",
     "image_pairs",
+    "kepler_regression",
+    "kepler_symmetries",
     "load_dataset",
     "load_images",
+    "lorentz_regression",
+    "o5_regression",
     "pixel_permutation",
+    "regression_task",
     "resolve_data_dir",
     "rotate_images",
     "rotation_angles",
     "scramble_pixels",
     "split_validation",
+    "two_body_states",
+    "two_body_step",
     "uniform_images",
     "vector_pairs",
 ]
