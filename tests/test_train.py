@@ -182,3 +182,21 @@ def test_torchrun_two_processes_match_one(tmp_path):
     for k in a:
         if k.startswith("model."):
             torch.testing.assert_close(b[k], a[k], rtol=1e-4, atol=1e-5)
+
+
+def test_repro_d_table_writes_table_json_and_chart(tmp_path, capsys):
+    out, table = tmp_path / "dtable", tmp_path / "table.md"
+    argv = ["repro", "d-table", "--datasets", "mnist", "--variants", "rotated-scrambled", "--models", "lconv,cnn",
+            "--epochs", "1", "--train-size", "256", "--channels", "2", "--generators", "2", "--rank", "2",
+            "--data-dir", str(SHARED), "--out", str(out), "--table", str(table)]  # fmt: skip
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    assert done.value.code == 0
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert [(r["model"], r["paper"]) for r in rows] == [("lconv", 0.9445), ("cnn", 0.9259)]
+    for r in rows:
+        run_metrics = json.loads((out / "runs" / f"mnist-rotated-scrambled-{r['model']}" / "metrics.json").read_text())
+        assert r["test_accuracy"] == run_metrics["test_accuracy"] and r["param_count"] == run_metrics["param_count"]
+    md = table.read_text()
+    assert md == (out / "table.md").read_text() and "--models lconv,cnn" in md and "| 0.9445 |" in md
+    assert (out / "figures" / "d-table.png").stat().st_size > 1000
