@@ -157,8 +157,10 @@ def test_cli_errors_are_one_line_and_touch_nothing(tmp_path, capsys):
         with pytest.raises(SystemExit) as exc:
             main(argv)
         assert exc.value.code == 2
-        err = capsys.readouterr().err.strip()
+        captured = capsys.readouterr()
+        err = captured.err.strip()
         assert err.startswith("lconv: error:") and message in err and "\n" not in err
+        assert captured.out.strip() == ""  # no stray output from the progress bar
     assert [p.name for p in busy.iterdir()] == ["keep.txt"] and (busy / "keep.txt").read_text() == "mine"
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 

@@ -233,20 +233,26 @@ def train(
         label_smoothing=label_smoothing, seed=seed,
     )  # fmt: skip
     quiet = int(os.environ.get("RANK", "0")) != 0
-    with Progress(
+    bar = Progress(
         TextColumn("[bold]{task.description}[/bold]"), BarColumn(), TextColumn("{task.completed}/{task.total} batches"),
         TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True, disable=quiet,
-    ) as bar:  # fmt: skip
-        jobs: dict[str, int] = {}
+    )  # fmt: skip
+    jobs: dict[str, int] = {}
 
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in jobs:
-                jobs[stage] = bar.add_task(stage, total=total)
-            bar.update(jobs[stage], completed=done)
+    def progress(stage: str, done: int, total: int) -> None:
+        if not jobs:
+            bar.start()  # only once training runs: an early error leaves the terminal untouched
+        if stage not in jobs:
+            jobs[stage] = bar.add_task(stage, total=total)
+        bar.update(jobs[stage], completed=done)
 
+    try:
         folder, metrics = run(
             out=out, resume=resume, data_dir=data_dir, download=download, device=device, progress=progress, **options
         )
+    finally:
+        if jobs:
+            bar.stop()
     if quiet:
         return
     table = Table(title=f"lconv train: {folder.name}")
