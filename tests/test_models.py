@@ -96,6 +96,8 @@ def test_bad_inputs_and_options():
         net(torch.randn(2, 784))
     with pytest.raises(ValueError, match="unknown model 'resnet'; choose one of"):
         build_model("resnet", MNIST, 10)
+    with pytest.raises(ValueError, match="FullyConnected: got 3 ranks for 2 layers"):
+        build_model("fc", MNIST, 10, layers=2, rank=(2, 2, 2))
     with pytest.raises(ValueError, match="leave no pixels"):
         build_model("cnn", (1, 6, 6), 10, kernel=5, layers=2)
 

@@ -41,6 +41,14 @@ def _check_images(x: Tensor, shape: tuple[int, int, int], where: str) -> None:
         )
 
 
+def _ranks(rank: int | tuple[int, ...], layers: int, where: str) -> tuple[int, ...]:
+    """One generator rank per layer, from one rank for all or one per layer."""
+    ranks = (rank,) * layers if isinstance(rank, int) else tuple(rank)
+    if len(ranks) != layers:
+        raise ValueError(f"{where}: got {len(ranks)} ranks for {layers} layers; give one rank or one per layer")
+    return ranks
+
+
 class LConvClassifier(nn.Module):
     r"""L-conv layers with learned low-rank generators, then flatten and a linear head.
 
@@ -83,11 +91,7 @@ class LConvClassifier(nn.Module):
         self.image_shape = tuple(image_shape)
         c, h, w = self.image_shape
         d = h * w
-        ranks = (rank,) * layers if isinstance(rank, int) else tuple(rank)
-        if len(ranks) != layers:
-            raise ValueError(
-                f"LConvClassifier: got {len(ranks)} ranks for {layers} layers; give one rank or one per layer"
-            )
+        ranks = _ranks(rank, layers, "LConvClassifier")
         if shared and len(set(ranks)) > 1:
             raise ValueError(f"LConvClassifier: shared generators need one rank, got {ranks}")
         blocks, gens = [], None
@@ -179,7 +183,7 @@ class FullyConnected(nn.Module):
         self.image_shape = tuple(image_shape)
         c, h, w = self.image_shape
         d = h * w
-        ranks = (rank,) * layers if isinstance(rank, int) else tuple(rank)
+        ranks = _ranks(rank, layers, "FullyConnected")
         blocks: list[nn.Module] = []
         width = c * d
         for r in ranks:
