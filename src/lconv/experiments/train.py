@@ -211,12 +211,11 @@ def _evaluate(model: nn.Module, x: Tensor, y: Tensor, batch: int, rank: int, wor
 # -- the run -------------------------------------------------------------------------------------------------------------
 
 
-def _resolve(options: dict, out, resume: bool) -> tuple[dict, Path, dict | None]:
+def _resolve(options: dict, out, resume: bool) -> tuple[dict, Path]:
     unknown = set(options) - set(DEFAULTS)
     if unknown:
         raise TypeError(f"train: unknown options {', '.join(sorted(unknown))}")
     given = {k: v for k, v in options.items() if v is not None}
-    saved = None
     if resume:
         if out is None:
             raise ValueError("--resume needs the run folder of the run to continue: pass --out FOLDER")
@@ -253,7 +252,7 @@ def _resolve(options: dict, out, resume: bool) -> tuple[dict, Path, dict | None]
     if folder is None:
         name = f"{config['dataset']}-{config['variant']}-{config['model']}"
         folder = run_folder_path("train", name, out)
-    return config, folder, saved
+    return config, folder
 
 
 def train(
@@ -283,7 +282,7 @@ def train(
     Returns:
         ``(run folder, metrics)``.
     """
-    config, folder, saved = _resolve(options, out, resume)
+    config, folder = _resolve(options, out, resume)
     rank, world, dev = _distributed(device)
     if config["batch_size"] < world:
         raise ValueError(f"batch_size {config['batch_size']} is smaller than the {world} processes; raise it")
