@@ -25,6 +25,7 @@ def test_tiny_bench_writes_json_with_consistent_times_and_ratios(tmp_path, capsy
     res = json.loads(out.read_text())
     assert {"config", "machine", "memory_measure", "results", "headline", "largest_batch", "seconds"} <= set(res)
     assert res["config"]["sizes"] == [6, 8] and res["config"]["dtype"] == "float32"
+    assert res["config"]["precision"] == "fp32"
     assert res["machine"]["torch_threads"] == 1
     rows = res["results"]
     assert [(r["size"], r["method"]) for r in rows] == [(s, m) for s in (6, 8) for m in METHODS]
@@ -45,7 +46,7 @@ def test_tiny_bench_writes_json_with_consistent_times_and_ratios(tmp_path, capsy
     assert largest["size"] == 8 and set(largest["kinds"]) == {"dense", "low-rank", "local", "stencil"}
     for kind in ("low-rank", "local", "stencil"):
         v = largest["kinds"][kind]
-        assert v["bytes_batch_2"] > v["bytes_batch_1"] > 0 and v["largest_batch"] > 1000
+        assert v["bytes_batch_9"] > v["bytes_batch_1"] > 0 and v["largest_batch"] > 1000
     assert out.with_suffix(".png").stat().st_size > 1000
     printed = capsys.readouterr().out
     assert "lconv bench" in printed and "conv2d" in printed and str(out) in printed
@@ -77,6 +78,8 @@ def test_bench_run_folder_and_skipped_dense(tmp_path):
         (["--sizes", "2"], "sizes must be ints >= 3"),
         (["--batch", "0"], "batch must be ints >= 1"),
         (["--device", "no-such-device"], "device"),
+        (["--precision", "fp16"], "unknown precision fp16"),
+        (["--precision", "tf32"], "tf32 is a CUDA mode"),
     ],
 )
 def test_bad_bench_options_exit_2_with_one_line(argv, message, capsys):
@@ -107,3 +110,56 @@ def test_benchmarks_script_runs_the_same_command():
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
     proc = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "--sizes" in proc.stdout and "--memory-size" in proc.stdout
+
+
+def test_bf16_bench_states_its_error_beside_fp32(tmp_path):
+    """bf16 autocast runs on the CPU too; every row carries its error against float64."""
+    rows = {}
+    for precision in ("fp32", "bf16"):
+        out = tmp_path / f"{precision}.json"
+        assert _run([*TINY, "--sizes", "6", "--precision", precision, "--out", str(out)]) == 0
+        res = json.loads(out.read_text())
+        assert res["config"]["precision"] == precision
+        rows[precision] = {r["method"]: r for r in res["results"]}
+    for method in METHODS:
+        fp32, bf16 = rows["fp32"][method], rows["bf16"][method]
+        assert fp32["error_output"] < 1e-5 and fp32["error_grad"] < 1e-5
+        # bfloat16 keeps 8 significant bits: errors of a few 1e-3, far above float32's
+        assert 1e-4 < bf16["error_output"] < 3e-2 and 1e-4 < bf16["error_grad"] < 3e-2
+
+
+@pytest.mark.parametrize("order", ["nodes", "generators"])
+def test_local_kernels_under_autocast_match_float64(order):
+    """The local kernels are custom autograd functions: under autocast they run in bf16 and
+    hand float32 gradients back to float32 parameters."""
+    import torch
+
+    from lconv.nn._kernels import local_sum
+
+    torch.manual_seed(0)
+    d, k, n, c, o, b = 20, 5, 3, 4, 6, 3
+    index = torch.randint(0, d, (d, k))
+    index[:, 0] = torch.arange(d)
+    tensors = [torch.randn(b, c, d), torch.randn(n, d, k), torch.randn(o, c), torch.randn(n, o, c), torch.randn(o)]
+    tensors = [t.requires_grad_() for t in tensors]
+    gy = torch.randn(b, o, d)
+    exact = [t.detach().double().requires_grad_() for t in tensors]
+    y64 = local_sum(exact[0], exact[1], index, 0, *exact[2:], order=order)
+    y64.backward(gy.double())
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = local_sum(tensors[0], tensors[1], index, 0, *tensors[2:], order=order)
+    assert y.dtype == torch.bfloat16
+    y.backward(gy.to(y.dtype))
+    assert ((y.double() - y64).norm() / y64.norm()) < 2e-2
+    for t, e in zip(tensors, exact):
+        assert t.grad.dtype == torch.float32
+        assert ((t.grad.double() - e.grad).norm() / e.grad.norm()) < 2e-2
+
+
+def test_errors_are_skipped_where_the_float64_copy_would_be_too_large(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench_module, "ERROR_MAX_BYTES", 0)
+    out = tmp_path / "bench.json"
+    assert _run([*TINY, "--sizes", "6", "--memory-size", "0", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["results"]
+    assert all(r["error_output"] is None and r["error_grad"] is None for r in rows)
+    assert all(bench_module.format_error(r) == "-" for r in rows)

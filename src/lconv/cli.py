@@ -211,6 +211,9 @@ def train(
     seed: int = typer.Option(None, help="Seed of the variant, the split, the weights and the batches [default: 0]."),
     data_dir: str = typer.Option(None, help="Dataset folder [default: $LCONV_DATA]."),
     download: bool = typer.Option(False, "--download", help="Fetch missing dataset files from their publishers."),
+    precision: str = typer.Option(
+        None, help="fp32, tf32 (CUDA) or bf16 (autocast forward pass) [default: fp32]; see lconv bench --precision."
+    ),
     device: str = typer.Option("cpu", help="cpu, cuda, cuda:N or auto."),
     out: str = typer.Option(None, help="Run folder (new or empty; with --resume the run to continue)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
@@ -230,7 +233,7 @@ def train(
         dataset=dataset, variant=variant, model=model, layers=layers, channels=channels, generators=generators,
         rank=rank, shared=shared, kernel=kernel, padding=padding, pool=pool, epochs=epochs, train_size=train_size,
         val_fraction=val_fraction, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-        label_smoothing=label_smoothing, seed=seed,
+        label_smoothing=label_smoothing, seed=seed, precision=precision,
     )  # fmt: skip
     quiet = int(os.environ.get("RANK", "0")) != 0
     bar = Progress(
@@ -372,6 +375,9 @@ def bench(
     quick: bool = typer.Option(
         False, "--quick", help="A smoke run: 16x16 and 28x28, small layers, 2 repeats (options given still apply)."
     ),
+    precision: str = typer.Option(
+        "fp32", help="fp32 (TF32 off), tf32 (CUDA) or bf16 (autocast); the error against float64 is reported."
+    ),
     device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda."),
     threads: int = typer.Option(None, min=1, help="torch.set_num_threads for the run (default: torch's)."),
     seed: int = typer.Option(0, help="Seed of the layers and inputs."),
@@ -381,14 +387,14 @@ def bench(
 ) -> None:
     """Time and memory of one L-conv training step per parametrisation, against the dense einsum and Conv2d 3x3."""
     from .experiments import bench as run
-    from .experiments.bench import QUICK
+    from .experiments.bench import QUICK, format_error
 
     options = dict(
         sizes=_ints("--sizes", sizes), batch=_ints("--batch", batch), channels=_ints("--channels", channels),
         generators=_ints("--generators", generators), kinds=[k.strip() for k in kinds.split(",") if k.strip()],
         rank=rank, radius=radius, repeats=repeats, warmup=warmup, headline=headline, memory_size=memory_size,
         memory_budget_gib=memory_gib, dense_max_gib=dense_max_gib, input_grad=input_grad, compile=compile,
-        device=device, threads=threads, seed=seed, out=out,
+        precision=precision, device=device, threads=threads, seed=seed, out=out,
     )  # fmt: skip
     if quick:  # defaults of the smoke run, except where an option was given
         given = {k for k in QUICK if getattr(ctx.get_parameter_source(k), "name", "") == "COMMANDLINE"}
@@ -398,19 +404,20 @@ def bench(
     m = res["machine"]
     table = Table(
         title=f"lconv bench: one training step, {m['processor']}, {m['torch_threads']} threads, "
-        f"{res['config']['device']}, median of {res['config']['repeats']}"
+        f"{res['config']['device']}, {res['config']['precision']}, median of {res['config']['repeats']}"
     )
-    for col in ("side", "batch", "c", "n", "method", "time ms", "speed-up vs einsum", "time / Conv2d", "memory MiB"):
+    columns = ("side", "batch", "c", "n", "method", "time ms", "speed-up vs einsum", "time / Conv2d", "memory MiB")
+    for col in (*columns, "error out / grad"):
         table.add_column(col, justify="left" if col == "method" else "right")
     for r in res["results"]:
         head = [str(r["size"]), str(r["batch"]), str(r["channels"]), str(r["generators"]), r["method"]]
         if r["time_s"] is None:
-            table.add_row(*head, "-", "-", "-", "-")
+            table.add_row(*head, "-", "-", "-", "-", "-")
             continue
         sp = r["speedup_vs_reference"]
         table.add_row(
             *head, f"{1e3 * r['time_s']:.1f}", "-" if sp is None else f"{sp:.2f}x", f"{r['time_vs_conv2d']:.2f}",
-            f"{r['memory_bytes'] / 2**20:.1f}",
+            f"{r['memory_bytes'] / 2**20:.1f}", format_error(r),
         )  # fmt: skip
     console.print(table)
     skipped = {r["skipped"] for r in res["results"] if r["time_s"] is None}

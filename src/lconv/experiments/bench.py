@@ -14,6 +14,14 @@ Baselines:
   ``L`` (``n d^2`` parameters), only where those fit in ``dense_max_gib``;
 * ``conv2d``: ``torch.nn.Conv2d(c, c, 3, padding=1)``.
 
+Precision (``precision``, see :mod:`lconv.experiments._precision`): ``fp32`` runs
+float32 with TF32 off everywhere (so ``Conv2d`` gets no TF32 either); ``tf32`` (CUDA
+only) lets matrix products and convolutions use TF32; ``bf16`` runs the forward pass
+under ``torch.autocast(dtype=torch.bfloat16)`` (on CPU too). Every row states the error
+that costs: ``error_output`` and ``error_grad``, the relative Frobenius error
+``|a - a64| / |a64|`` of the output and the worst of the gradients (parameters and
+input) against the same layer in float64.
+
 Memory: on CUDA the peak of ``torch.cuda.max_memory_allocated`` during one step, above
 what was allocated before it, plus the layer's parameters and buffers and the input.
 On CPU there is no allocator peak to read, so the figure is the *training-step
@@ -26,6 +34,7 @@ forward or backward pass are not counted.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import os
 import platform
@@ -41,6 +50,7 @@ from .. import __version__
 from .._io import write_json, write_text
 from ..grid import Grid
 from ..nn import LConv, learned
+from ._precision import autocast_dtype, check_precision, precision_mode
 
 KINDS = ("dense", "low-rank", "local", "stencil")
 BASELINES = ("reference", "conv2d")
@@ -52,6 +62,9 @@ MEMORY_NOTE = {
     "cuda": "torch.cuda.max_memory_allocated during one step above the memory allocated before it, "
     "plus parameters, buffers and the input",
 }
+#: The memory slope is read between batch 1 and batch ``1 + SLOPE_BATCHES``: wide enough that the
+#: CUDA allocator's rounding and the generators' own temporaries do not hide the per-sample cost.
+SLOPE_BATCHES = 8
 QUICK = dict(sizes=(16, 28), batch=(4,), channels=(8,), generators=(2,), repeats=2, headline=False, memory_size=32)
 
 
@@ -108,14 +121,53 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _step(module: nn.Module, x: Tensor, gy: Tensor) -> None:
+def _forward(module: nn.Module, x: Tensor, amp: torch.dtype | None) -> Tensor:
+    if amp is None:
+        return module(x)
+    with torch.autocast(x.device.type, dtype=amp):
+        return module(x)
+
+
+def _step(module: nn.Module, x: Tensor, gy: Tensor, amp: torch.dtype | None = None) -> Tensor:
     for p in module.parameters():
         p.grad = None
     x.grad = None
-    module(x).backward(gy)
+    y = _forward(module, x, amp)
+    y.backward(gy.to(y.dtype))
+    return y
 
 
-def _footprint(module: nn.Module, x: Tensor, gy: Tensor) -> int:
+#: The float64 copy that :func:`errors` compares with is made only up to this size (parameters and
+#: their gradients, input and output): dense generators at 128x128 would need tens of GiB.
+ERROR_MAX_BYTES = 2 << 30
+
+
+def errors(module: nn.Module, x: Tensor, gy: Tensor, amp: torch.dtype | None) -> dict[str, float | None]:
+    """Relative error of one step (output; worst gradient of parameters and input) against float64.
+
+    ``|a - a64|_F / |a64|_F``, with ``a64`` from a float64 copy of the layer on the same input;
+    ``None`` where that copy would exceed :data:`ERROR_MAX_BYTES`.
+    """
+    base = getattr(module, "_orig_mod", module)  # torch.compile's wrapper
+    numel = 2 * sum(p.numel() for p in base.parameters()) + 2 * x.numel() + gy.numel()
+    if 8 * numel > ERROR_MAX_BYTES:
+        return dict(error_output=None, error_grad=None)
+    ref = copy.deepcopy(base).double()
+    x64 = x.detach().double().requires_grad_(x.requires_grad)
+    y64 = ref(x64)
+    y64.backward(gy.double())
+    y = _step(base, x, gy, amp)
+
+    def rel(a: Tensor, b: Tensor) -> float:
+        return float((a.double() - b).norm() / b.norm().clamp_min(1e-300))
+
+    pairs = [(p.grad, q.grad) for p, q in zip(base.parameters(), ref.parameters()) if q.grad is not None]
+    if x.requires_grad:
+        pairs.append((x.grad, x64.grad))
+    return dict(error_output=rel(y.detach(), y64.detach()), error_grad=max(rel(a, b) for a, b in pairs))
+
+
+def _footprint(module: nn.Module, x: Tensor, gy: Tensor, amp: torch.dtype | None = None) -> int:
     """One step on CPU, counting distinct storages (bytes) of what a training step holds.
 
     Every tensor seen is kept alive until the count is done, so a freed storage's address
@@ -136,9 +188,9 @@ def _footprint(module: nn.Module, x: Tensor, gy: Tensor) -> int:
         p.grad = None
     x.grad = None
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        y = module(x)
+        y = _forward(module, x, amp)
     add(y)
-    y.backward(gy)
+    y.backward(gy.to(y.dtype))
     for t in [x, x.grad, *module.buffers()]:
         add(t)
     for p in module.parameters():
@@ -147,33 +199,35 @@ def _footprint(module: nn.Module, x: Tensor, gy: Tensor) -> int:
     return sum(nbytes for nbytes, _ in seen.values())
 
 
-def _cuda_peak(module: nn.Module, x: Tensor, gy: Tensor) -> int:
+def _cuda_peak(module: nn.Module, x: Tensor, gy: Tensor, amp: torch.dtype | None = None) -> int:
     _sync(x.device)
     torch.cuda.reset_peak_memory_stats(x.device)
     before = torch.cuda.memory_allocated(x.device)
-    _step(module, x, gy)
+    _step(module, x, gy, amp)
     _sync(x.device)
     own = sum(t.numel() * t.element_size() for t in [*module.parameters(), *module.buffers(), x])
     return torch.cuda.max_memory_allocated(x.device) - before + own
 
 
-def measure(modules: dict[str, nn.Module], x: Tensor, gy: Tensor, *, repeats: int, warmup: int) -> dict[str, dict]:
+def measure(
+    modules: dict[str, nn.Module], x: Tensor, gy: Tensor, *, repeats: int, warmup: int, amp: torch.dtype | None = None
+) -> dict[str, dict]:
     """Median time of one training step of each module (alternating, rotating order) and its memory."""
     device = x.device
     out = {}
     for name, m in modules.items():
         out[name] = {
-            "memory_bytes": _cuda_peak(m, x, gy) if device.type == "cuda" else _footprint(m, x, gy),
+            "memory_bytes": _cuda_peak(m, x, gy, amp) if device.type == "cuda" else _footprint(m, x, gy, amp),
             "times_s": [],
         }
         for _ in range(max(warmup - 1, 0)):
-            _step(m, x, gy)
+            _step(m, x, gy, amp)
     names = list(modules)
     for r in range(repeats):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             _sync(device)
             t0 = time.perf_counter()
-            _step(modules[name], x, gy)
+            _step(modules[name], x, gy, amp)
             _sync(device)
             out[name]["times_s"].append(time.perf_counter() - t0)
     for v in out.values():
@@ -225,6 +279,7 @@ def bench(
     dense_max_gib: float = 1.0,
     input_grad: bool = True,
     compile: bool = False,
+    precision: str = "fp32",
     device: str = "cpu",
     threads: int | None = None,
     seed: int = 0,
@@ -241,13 +296,15 @@ def bench(
         repeats: timed steps per layer (median reported). warmup: untimed steps first
             (the first also measures memory).
         headline: also run the BENCHMARKS.md case (28x28, batch 128, 32 channels, n = 8).
-        memory_size: side at which the memory of one step with batch 1 and 2 is measured
+        memory_size: side at which the memory of one step with batch 1 and 9 is measured
             for every memory-light kind, to find the largest batch within
             ``memory_budget_gib``; ``None`` or 0 skips it.
         dense_max_gib: dense generators and the reference run only where ``n d^2`` floats
             fit in this many GiB.
         input_grad: the input needs its gradient too (a layer inside a network).
         compile: wrap the L-conv layers in ``torch.compile``.
+        precision: ``fp32`` (TF32 off), ``tf32`` (CUDA) or ``bf16`` (autocast); see the
+            module docstring. Each row carries its error against float64.
         device: torch device. threads: ``torch.set_num_threads`` for the run.
         out: a file ending in ``.json`` (the PNG goes beside it), or a run folder that
             must not exist or be empty (default ``runs/bench-TIMESTAMP``).
@@ -273,6 +330,8 @@ def bench(
         raise ValueError(f"bench: unknown device {device!r}; use cpu, cuda or cuda:N") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("bench: --device cuda but torch sees no CUDA device; use --device cpu")
+    check_precision(precision, dev, where="bench")
+    amp = autocast_dtype(precision)
     json_file = out is not None and str(out).endswith(".json")
     if json_file:
         if Path(out).exists():
@@ -289,7 +348,8 @@ def bench(
         sizes=list(sizes), batch=list(batch), channels=list(channels), generators=list(generators), kinds=list(kinds),
         rank=rank, radius=radius, repeats=repeats, warmup=warmup, headline=headline, memory_size=memory_size or None,
         memory_budget_gib=memory_budget_gib, dense_max_gib=dense_max_gib, input_grad=input_grad, compile=compile,
-        device=str(dev), threads=threads, seed=seed, dtype="float32",
+        device=str(dev), threads=threads, seed=seed, precision=precision,
+        dtype="bfloat16 autocast" if amp else "float32",
     )  # fmt: skip
     old_threads = torch.get_num_threads()
     if threads is not None:
@@ -297,17 +357,19 @@ def bench(
     started = time.perf_counter()
     rows: list[dict] = []
     try:
-        for case in cases:
-            rows += _run_case(case, kinds, dev, rank=rank, radius=radius, repeats=repeats, warmup=warmup,
-                              dense_max=dense_max_gib, input_grad=input_grad, compile=compile, seed=seed)  # fmt: skip
-            if progress:
-                progress(f"{case['size']}x{case['size']}, batch {case['batch']}")
-        memory = None
-        if memory_size:
-            memory = _largest_batch(memory_size, kinds, dev, rank=rank, radius=radius, budget_gib=memory_budget_gib,
-                                    input_grad=input_grad, seed=seed)  # fmt: skip
-            if progress:
-                progress(f"memory at {memory_size}x{memory_size}")
+        with precision_mode(precision, dev):
+            for case in cases:
+                rows += _run_case(case, kinds, dev, rank=rank, radius=radius, repeats=repeats, warmup=warmup,
+                                  dense_max=dense_max_gib, input_grad=input_grad, compile=compile, seed=seed,
+                                  amp=amp)  # fmt: skip
+                if progress:
+                    progress(f"{case['size']}x{case['size']}, batch {case['batch']}")
+            memory = None
+            if memory_size:
+                memory = _largest_batch(memory_size, kinds, dev, rank=rank, radius=radius, input_grad=input_grad,
+                                        budget_gib=memory_budget_gib, seed=seed, amp=amp)  # fmt: skip
+                if progress:
+                    progress(f"memory at {memory_size}x{memory_size}")
         machine = _machine(dev)
     finally:
         torch.set_num_threads(old_threads)
@@ -327,7 +389,9 @@ def bench(
     return path, results
 
 
-def _run_case(case, kinds, dev, *, rank, radius, repeats, warmup, dense_max, input_grad, compile, seed) -> list[dict]:
+def _run_case(
+    case, kinds, dev, *, rank, radius, repeats, warmup, dense_max, input_grad, compile, seed, amp=None
+) -> list[dict]:
     size, b, c, n = case["size"], case["batch"], case["channels"], case["generators"]
     d = size * size
     torch.manual_seed(seed)
@@ -337,7 +401,7 @@ def _run_case(case, kinds, dev, *, rank, radius, repeats, warmup, dense_max, inp
     modules = {k: m.to(dev) for k, m in modules.items()}
     x = torch.randn(b, c, d, device=dev, requires_grad=input_grad)
     gy = torch.randn(b, c, d, device=dev)
-    timed = measure(modules, x, gy, repeats=repeats, warmup=warmup)
+    timed = measure(modules, x, gy, repeats=repeats, warmup=warmup, amp=amp)
     t_ref = timed.get("reference", {}).get("time_s")
     t_conv = timed["conv2d"]["time_s"]
     rows = []
@@ -350,14 +414,14 @@ def _run_case(case, kinds, dev, *, rank, radius, repeats, warmup, dense_max, inp
             row.update(
                 time_s=m["time_s"], times_s=m["times_s"], memory_bytes=m["memory_bytes"],
                 speedup_vs_reference=None if t_ref is None else t_ref / m["time_s"],
-                time_vs_conv2d=m["time_s"] / t_conv,
+                time_vs_conv2d=m["time_s"] / t_conv, **errors(modules[method], x, gy, amp),
             )  # fmt: skip
         rows.append(row)
     return rows
 
 
-def _largest_batch(size, kinds, dev, *, rank, radius, budget_gib, input_grad, seed) -> dict:
-    """Footprint of one step at ``size x size`` with batch 1 and 2 (32 channels, n = 8): the largest batch in budget."""
+def _largest_batch(size, kinds, dev, *, rank, radius, budget_gib, input_grad, seed, amp=None) -> dict:
+    """Footprint of one step at ``size x size`` with batch 1 and 9 (32 channels, n = 8): the largest batch in budget."""
     c, n = HEADLINE["channels"], HEADLINE["generators"]
     d = size * size
     out = dict(size=size, d=d, channels=c, generators=n, budget_gib=budget_gib, kinds={})
@@ -377,16 +441,17 @@ def _largest_batch(size, kinds, dev, *, rank, radius, budget_gib, input_grad, se
         )
         layer = layer.to(dev)
         mem = []
-        for b in (1, 2):
+        for b in (1, 1 + SLOPE_BATCHES):
             x = torch.randn(b, c, d, device=dev, requires_grad=input_grad)
             gy = torch.randn(b, c, d, device=dev)
-            mem.append(_cuda_peak(layer, x, gy) if dev.type == "cuda" else _footprint(layer, x, gy))
+            mem.append(_cuda_peak(layer, x, gy, amp) if dev.type == "cuda" else _footprint(layer, x, gy, amp))
             del x, gy
-        per_sample = mem[1] - mem[0]
+        per_sample = (mem[1] - mem[0]) // SLOPE_BATCHES
         fixed = mem[0] - per_sample
         largest = int((budget - fixed) // per_sample) if per_sample > 0 else None
         out["kinds"][kind] = dict(
-            bytes_batch_1=mem[0], bytes_batch_2=mem[1], bytes_per_sample=per_sample, bytes_fixed=fixed,
+            bytes_batch_1=mem[0], **{f"bytes_batch_{1 + SLOPE_BATCHES}": mem[1]}, bytes_per_sample=per_sample,
+            bytes_fixed=fixed,
             largest_batch=largest, fits=mem[0] <= budget,
         )  # fmt: skip
     return out
@@ -457,6 +522,13 @@ def _mib(v) -> str:
     return "" if v is None else f"{v / 2**20:.1f}"
 
 
+def format_error(row: dict) -> str:
+    """``output / gradient`` relative errors of a bench row, for tables."""
+    if row.get("error_output") is None:
+        return "-"
+    return f"{row['error_output']:.1e} / {row['error_grad']:.1e}"
+
+
 def report(results: dict, figure: Path | None = None) -> str:
     """Markdown: the table of every case, the headline ratios, the memory at the largest size."""
     m = results["machine"]
@@ -464,20 +536,22 @@ def report(results: dict, figure: Path | None = None) -> str:
         "# lconv bench",
         "",
         f"{m['processor']}, {m['cpu_count']} CPUs, {m['torch_threads']} torch threads, torch {m['torch']}"
-        + (f", {m['gpu']}" if "gpu" in m else ""),
+        + (f", {m['gpu']}" if "gpu" in m else "")
+        + f"; device {results['config']['device']}, precision {results['config'].get('precision', 'fp32')}",
         "",
-        f"Memory: {results['memory_measure']}.",
+        f"Memory: {results['memory_measure']}. Error: relative to float64, output / worst gradient.",
         "",
-        "| side | d | batch | channels | n | method | time ms | speed-up vs einsum | time / Conv2d | memory MiB |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| side | d | batch | channels | n | method | time ms | speed-up vs einsum | time / Conv2d | memory MiB "
+        "| error out / grad |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results["results"]:
         if r["time_s"] is None:
-            cells = ["", "", "", "", r["skipped"]]
+            cells = ["", "", "", "", "", r["skipped"]]
         else:
             sp = r["speedup_vs_reference"]
             cells = [f"{1e3 * r['time_s']:.1f}", "" if sp is None else f"{sp:.2f}", f"{r['time_vs_conv2d']:.2f}",
-                     _mib(r["memory_bytes"])]  # fmt: skip
+                     _mib(r["memory_bytes"]), format_error(r)]  # fmt: skip
         lines.append(
             "| "
             + " | ".join(

@@ -41,6 +41,7 @@ from .. import __version__
 from .._io import write_bytes, write_json, write_text
 from ..data import DATASETS
 from ..nn import MODELS, build_model, model_options, param_count
+from ._precision import autocast_dtype, check_precision, precision_mode
 from .discover import run_folder_path
 
 __all__ = ["DEFAULTS", "train", "load_checkpoint"]
@@ -68,6 +69,7 @@ DEFAULTS: dict = dict(
     label_smoothing=0.1,
     warmup=0.05,
     seed=0,
+    precision="fp32",
 )
 # options that may differ between a run and its resumption
 _FREE_ON_RESUME = ("epochs",)
@@ -192,7 +194,13 @@ def _load_data(config: dict, data_dir, download: bool):
     return (norm(x_train), y[chosen[train_idx]]), (norm(x_val), y[chosen[val_idx]]), (norm(x_test), y_test)
 
 
-def _evaluate(model: nn.Module, x: Tensor, y: Tensor, batch: int, rank: int, world: int, device) -> tuple[float, float]:
+def _autocast(device: torch.device, amp: torch.dtype | None):
+    return torch.autocast(device.type, dtype=amp, enabled=amp is not None)
+
+
+def _evaluate(
+    model: nn.Module, x: Tensor, y: Tensor, batch: int, rank: int, world: int, device, amp=None
+) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of ``model`` on ``(x, y)``, split across processes."""
     model.eval()
     loss = correct = 0.0
@@ -200,7 +208,8 @@ def _evaluate(model: nn.Module, x: Tensor, y: Tensor, batch: int, rank: int, wor
     with torch.no_grad():
         for i in range(0, len(shard), batch):
             b = shard[i : i + batch]
-            logits = model(x[b].to(device))
+            with _autocast(device, amp):
+                logits = model(x[b].to(device)).float()
             target = y[b].to(device)
             loss += float(F.cross_entropy(logits, target, reduction="sum"))
             correct += float((logits.argmax(1) == target).sum())
@@ -277,13 +286,24 @@ def train(
         progress: called as ``progress(stage, done, total)`` with stage ``"epoch k/E"``.
         **options: any of :data:`DEFAULTS` (dataset, variant, model, layers, channels,
             generators, rank, kernel, padding, pool, epochs, train_size, val_fraction,
-            batch_size, lr, weight_decay, label_smoothing, warmup, seed).
+            batch_size, lr, weight_decay, label_smoothing, warmup, seed, precision).
+            ``precision``: ``fp32``, ``tf32`` (CUDA) or ``bf16`` (autocast forward
+            pass; parameters and optimiser in float32), see ``lconv bench --precision``
+            for the error each costs in one layer.
 
     Returns:
         ``(run folder, metrics)``.
     """
     config, folder = _resolve(options, out, resume)
     rank, world, dev = _distributed(device)
+    check_precision(config["precision"], dev, where="train")
+    with precision_mode(config["precision"], dev):
+        return _run(config, folder, rank, world, dev, resume=resume, data_dir=data_dir, download=download,
+                    progress=progress)  # fmt: skip
+
+
+def _run(config: dict, folder: Path, rank: int, world: int, dev: torch.device, *, resume, data_dir, download, progress):
+    amp = autocast_dtype(config["precision"])
     if config["batch_size"] < world:
         raise ValueError(f"batch_size {config['batch_size']} is smaller than the {world} processes; raise it")
     (x, y), (x_val, y_val), (x_test, y_test) = _load_data(config, data_dir, download)
@@ -326,7 +346,8 @@ def train(
             lr = _learning_rate(epoch * steps_per_epoch + step, total_steps, config["lr"], config["warmup"])
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            logits = net(x[mine].to(dev))
+            with _autocast(dev, amp):
+                logits = net(x[mine].to(dev)).float()
             target = y[mine].to(dev)
             loss = F.cross_entropy(logits, target, reduction="sum", label_smoothing=config["label_smoothing"])
             optimizer.zero_grad(set_to_none=True)
@@ -337,7 +358,7 @@ def train(
             if progress is not None and rank == 0:
                 progress(f"epoch {epoch + 1}/{config['epochs']}", step + 1, steps_per_epoch)
         loss_sum, correct = _all_sum([loss_sum, correct], world, dev)
-        val_loss, val_acc = _evaluate(model, x_val, y_val, 1024, rank, world, dev)
+        val_loss, val_acc = _evaluate(model, x_val, y_val, 1024, rank, world, dev, amp)
         row = dict(epoch=epoch + 1, train_loss=loss_sum / len(x), train_accuracy=correct / len(x), val_loss=val_loss,
                    val_accuracy=val_acc, lr=lr, seconds=time.perf_counter() - started)  # fmt: skip
         log.append(row)
@@ -361,13 +382,14 @@ def train(
 
         dist.barrier()  # process 0 has written best.safetensors
     model.load_state_dict(load_checkpoint(folder / "best.safetensors")[0])
-    test_loss, test_acc = _evaluate(model, x_test, y_test, 1024, rank, world, dev)
+    test_loss, test_acc = _evaluate(model, x_test, y_test, 1024, rank, world, dev, amp)
     epoch_seconds = [r["seconds"] for r in log]
     metrics = dict(
         test_accuracy=test_acc, test_loss=test_loss, val_accuracy=best["val_accuracy"], best_epoch=best["epoch"],
         param_count=n_params, epoch_seconds=sum(epoch_seconds) / len(epoch_seconds), epoch_seconds_all=epoch_seconds,
         train_loss=log[-1]["train_loss"], train_accuracy=log[-1]["train_accuracy"], epochs=len(log),
         train_images=len(x), val_images=len(x_val), test_images=len(x_test), processes=world, device=str(dev),
+        precision=config["precision"],
     )  # fmt: skip
     if rank == 0:
         write_json(folder / "metrics.json", metrics)

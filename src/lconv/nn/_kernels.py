@@ -38,8 +38,9 @@ __all__ = ["dense_sum", "local_sum", "low_rank_sum", "mix_channels", "stencil_su
 def _add_w0(y: Tensor, f: Tensor, weight0: Tensor, bias: Tensor | None) -> Tensor:
     """``y += W0 f (+ b)`` in place on a fresh product ``y``: one batched product that reads
     ``f`` as it is laid out (``matmul(W0, f)`` would transpose ``f`` and its gradient) and no
-    new ``(B, c_out, d)`` tensor."""
-    y.baddbmm_(weight0.expand(f.shape[0], -1, -1), f)
+    new ``(B, c_out, d)`` tensor. In-place products are not autocast: under autocast ``y``
+    is in the low precision and ``W0, f`` are cast to it."""
+    y.baddbmm_(weight0.to(y.dtype).expand(f.shape[0], -1, -1), f.to(y.dtype))
     return y if bias is None else y.add_(bias[:, None])
 
 
@@ -143,14 +144,15 @@ def stencil_sum(
     tap = torch.zeros(k, dtype=torch.long, device=f.device)
     for a in range(ndim):
         tap = tap * side + pos[:, a]
-    combined = (stencils.T @ weight.reshape(n, o * c)).reshape(k, o, c)  # sum_i s_ij W_i
-    kernel = combined.new_zeros(side**ndim, o, c).index_add(0, tap, combined)
-    centre = (side**ndim) // 2
-    self_term = weight0
-    if difference:
-        self_term = self_term - (stencils.sum(1) @ weight.reshape(n, o * c)).reshape(o, c)
-    kernel = kernel.index_add(0, torch.tensor([centre], device=f.device), self_term[None])
-    kernel = kernel.permute(1, 2, 0).reshape(o, c, *([side] * ndim))
+    with torch.autocast(f.device.type, enabled=False):  # the small kernel in the parameters' precision
+        combined = (stencils.T @ weight.reshape(n, o * c)).reshape(k, o, c)  # sum_i s_ij W_i
+        kernel = combined.new_zeros(side**ndim, o, c).index_add(0, tap, combined)
+        centre = (side**ndim) // 2
+        self_term = weight0
+        if difference:
+            self_term = self_term - (stencils.sum(1) @ weight.reshape(n, o * c)).reshape(o, c)
+        kernel = kernel.index_add(0, torch.tensor([centre], device=f.device), self_term[None])
+        kernel = kernel.permute(1, 2, 0).reshape(o, c, *([side] * ndim))
     x = _pad(f.reshape(b, c, *shape), radius, periodic)
     y = _CONV[ndim](x, kernel, bias).reshape(b, o, d)
     if difference and not all(periodic):
@@ -160,7 +162,7 @@ def stencil_sum(
             missing = stencils @ (~mask[border]).T.to(stencils.dtype)  # (n, nb)
             node_w = (missing.T @ weight.reshape(n, o * c)).reshape(-1, o, c)  # (nb, o, c)
             fb = f.index_select(2, border).permute(2, 1, 0)  # (nb, c, B)
-            y = y.index_add(2, border, torch.bmm(node_w, fb).permute(2, 1, 0))
+            y = y.index_add(2, border, torch.bmm(node_w, fb).permute(2, 1, 0).to(y.dtype))
     return y
 
 
@@ -380,6 +382,14 @@ def local_sum(
             ``(c_out, K c_in)`` matrix per node, the cost of a ``K``-tap convolution),
             ``"generators"`` (:class:`_LocalGeneratorsFirst`), or None to pick the cheaper.
     """
+    if torch.is_autocast_enabled(f.device.type):
+        # The custom autograd functions below run in one dtype: cast to autocast's (outside them, so the
+        # casts' own backward brings the gradients back to each input's dtype), then run with autocast off.
+        dt = torch.get_autocast_dtype(f.device.type)
+        f, w, weight0, weight = (t.to(dt) for t in (f, w, weight0, weight))
+        bias = None if bias is None else bias.to(dt)
+        with torch.autocast(f.device.type, enabled=False):
+            return local_sum(f, w, index, self_slot, weight0, weight, bias, order=order)
     if order is None:
         b, c = f.shape[:2]
         n, o = weight.shape[:2]
