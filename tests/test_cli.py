@@ -50,7 +50,7 @@ def test_discover_writes_the_run_folder(tmp_path, capsys):
     assert {p.name for p in (out / "figures").iterdir()} == {"generators.png", "flows.png", "loss.png"}
     metrics = json.loads((out / "metrics.json").read_text())
     config = json.loads((out / "config.json").read_text())
-    assert config["task"] == "rotation" and config["structure"] == "antisymmetric" and not config["known_t"]
+    assert config["task"] == "rotation" and config["structure"] == "vector-field" and not config["known_t"]
     gens = np.load(out / "generators.npy")
     assert gens.shape == (1, 25, 25)
     assert 0 < metrics["cosine"][0] <= 1 and "baseline_lstsq" in metrics
@@ -72,6 +72,10 @@ def test_discover_rejects_bad_options_in_one_line(tmp_path, capsys):
     assert "unknown method" in capsys.readouterr().err
     assert _run(["discover", "--generators", "500", "--n", "20", "--size", "4", "--out", str(tmp_path / "c")]) == 2
     assert "search space has dimension" in capsys.readouterr().err
+    assert _run(["discover", "--task", "so3", "--structure", "vector-field", "--out", str(tmp_path / "d")]) == 2
+    assert "needs an image task" in capsys.readouterr().err
+    assert _run(["discover", "--structure", "curly", "--n", "20", "--size", "4", "--out", str(tmp_path / "e")]) == 2
+    assert "unknown structure 'curly'" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # failed runs leave no folders behind
 
 

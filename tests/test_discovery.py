@@ -116,3 +116,51 @@ def test_non_compact_algebras_and_their_structure_constants(algebra):
     c_true = structure_constants(p.truth.double()).constants
     c_found = structure_constants(aligned.double()).constants
     assert float((c_found - c_true).norm() / c_true.norm()) < 0.02
+
+
+@pytest.mark.parametrize("shape", [(6, 6), (5, 7), (4, 4, 4)])
+def test_vector_field_space_holds_every_pushforward_and_only_flows(shape):
+    from lconv.algebra import pushforward, rotation, scaling, translation, vector_field_space
+    from lconv.grid import Grid
+
+    grid = Grid(shape)
+    space = vector_field_space(grid, dtype=torch.float64)
+    assert space.dim == len(shape) * grid.size == len(space)
+    shear = torch.zeros(len(shape), len(shape), dtype=torch.float64)
+    shear[0, 1] = 1.0
+    members = [translation(grid, dtype=torch.float64), scaling(grid, dtype=torch.float64),
+               pushforward(grid, shear[None])]  # fmt: skip
+    if len(shape) in (2, 3):
+        members.append(rotation(grid, dtype=torch.float64))
+    for L in members:
+        back = space.generators(space.project(L))
+        assert torch.allclose(back, L, atol=1e-10)
+    # the rotation generator is the flow v = (y, -x): the content turns about the centre
+    if len(shape) == 2:
+        v = space.fields(rotation(grid, dtype=torch.float64))[0]
+        xy = grid.coordinates(dtype=torch.float64)
+        assert torch.allclose(v[0].flatten(), xy[:, 1]) and torch.allclose(v[1].flatten(), -xy[:, 0])
+    # a generic matrix is not a flow; its projection is the closest flow (orthogonal residual)
+    torch.manual_seed(0)
+    M = torch.randn(1, grid.size, grid.size, dtype=torch.float64)
+    P = space.generators(space.project(M))
+    assert (M - P).norm() > 0.5 * M.norm()
+    assert abs(float(((M - P) * P).sum())) < 1e-8 * float(M.norm() ** 2)
+    # the dense basis spans the same space
+    basis = space.basis()
+    assert basis.shape == (space.dim, grid.size, grid.size)
+    coef = torch.linalg.lstsq(basis.flatten(1).T, P.flatten()).solution
+    assert torch.allclose(basis.flatten(1).T @ coef, P.flatten(), atol=1e-8)
+
+
+def test_vector_fields_find_the_rotation_from_hidden_angles():
+    from lconv.algebra import vector_field_space
+
+    p = image_pairs("rotation", n=300, size=5, t_range=(0.0, math.pi / 8), seed=0)
+    anti = fit_pairs(p.x, p.y, 1, structure="antisymmetric", epochs=8)
+    ours = fit_pairs(p.x, p.y, 1, basis=vector_field_space(p.grid), epochs=8)
+    assert ours.config["basis"] == 2 * 25
+    assert cosine(ours.generators[0], p.truth[0]) > 0.95
+    assert cosine(ours.generators[0], p.truth[0]) > cosine(anti.generators[0], p.truth[0])
+    with pytest.raises(ValueError, match="vector fields live on"):
+        fit_pairs(p.x, p.y, 1, basis=vector_field_space(image_pairs("rotation", n=2, size=6).grid))

@@ -112,7 +112,9 @@ def discover(
         "exp", help="'exp' (finite transformations), 'lstsq' (first order) or 'lconv' (the paper's SI C.2)."
     ),
     structure: str = typer.Option(
-        None, help="Search space: 'free' or 'antisymmetric'; default by task (antisymmetric for isometries)."
+        None,
+        help="Search space: 'free', 'antisymmetric' or 'vector-field' (flows on the image grid); default by task: "
+        "vector-field for images, antisymmetric for so3, else free.",
     ),
     generators: int = typer.Option(
         None, "--generators", "-k", min=1, help="Number of generators to learn (default: as many as planted)."

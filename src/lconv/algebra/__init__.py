@@ -18,11 +18,19 @@ from ._lie import (
     exp_approx,
     structure_constants,
 )
-from ._spaces import antisymmetric_space, factorised_space, full_space, kron_space
+from ._spaces import (
+    VectorFieldSpace,
+    antisymmetric_space,
+    factorised_space,
+    full_space,
+    kron_space,
+    vector_field_space,
+)
 
 __all__ = [
     "FAMILIES",
     "StructureConstants",
+    "VectorFieldSpace",
     "antisymmetric_space",
     "bracket",
     "central_difference",
@@ -47,4 +55,5 @@ __all__ = [
     "structure_constants",
     "swi_derivative",
     "translation",
+    "vector_field_space",
 ]

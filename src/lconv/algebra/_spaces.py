@@ -10,7 +10,12 @@ spaces here:
   matrices, the same action on each of ``copies`` vectors stored one after another
   (``x = (v_1, ..., v_copies)``, each ``v`` of length ``k``);
 * :func:`factorised_space`: ``kron_space`` over all of ``gl(k)``, e.g. LieGAN's "2x2
-  factorisation" ``I_4 (x) A`` of ``8 x 8`` generators for four 2-vectors (``m = 4``).
+  factorisation" ``I_4 (x) A`` of ``8 x 8`` generators for four 2-vectors (``m = 4``);
+* :class:`VectorFieldSpace` (:func:`vector_field_space`): on an image grid, the generators
+  ``L = sum_alpha diag(v^alpha) D_alpha`` of flows, one vector ``v(p)`` per pixel
+  (``m = ndim d``). It holds every symmetry that moves pixels along a flow: translations,
+  rotations, scaling, shears, and any smooth deformation; it is kept as the derivative
+  matrices and never forms its ``m`` basis matrices unless asked.
 
 :func:`full_space` and :func:`antisymmetric_space` are orthonormal in the Frobenius inner
 product; :func:`kron_space` keeps the scale of its block matrices (its Gram matrix is
@@ -25,6 +30,8 @@ import math
 import torch
 from torch import Tensor
 
+from ..grid import Grid
+from ._derivative import derivative
 from ._families import matrix_algebra
 
 
@@ -78,3 +85,71 @@ def factorised_space(copies: int = 4, block: int = 2, *, dtype: torch.dtype | No
     bodies in the plane.
     """
     return kron_space(full_space(_dim(block, "factorised_space"), dtype=torch.float64), copies, dtype=dtype)
+
+
+class VectorFieldSpace:
+    r"""Generators of flows on a grid: ``L = sum_alpha diag(v^alpha) D_alpha``, parameters ``v`` ``(ndim, d)``.
+
+    A vector field ``v`` moves the content of an image along its flow; on the grid its
+    generator is ``(L f)(p) = sum_alpha v^alpha(p) (D_alpha f)(p)`` with ``D_alpha`` the
+    derivative along ``x^alpha`` (:func:`~lconv.algebra.derivative`). Every generator of
+    :func:`~lconv.algebra.pushforward` lies here: the SWI rotation generator
+    ``-(x D_y - y D_x)`` is ``v = (y, -x)``, translations are constant ``v``, scaling is
+    ``v = -x``. A fit in this space learns ``ndim d`` numbers instead of ``d^2``.
+
+    Parameters are flat, ``(k, ndim d)``, ordered ``v^0`` of every pixel, then ``v^1``, ...
+
+    Args:
+        grid: the image grid.
+        method: the derivative, ``"swi"`` (periodic axes) or ``"central"``.
+    """
+
+    def __init__(self, grid: Grid, *, method: str = "swi", dtype: torch.dtype | None = None):
+        if not isinstance(grid, Grid):
+            raise TypeError(f"VectorFieldSpace: grid must be a lconv.Grid, got {type(grid).__name__}")
+        self.grid, self.method = grid, method
+        self.derivatives = torch.stack([derivative(grid, a, method=method, dtype=dtype) for a in range(grid.ndim)])
+        self.d = grid.size
+        self.dim = grid.ndim * grid.size
+
+    def __len__(self) -> int:
+        return self.dim
+
+    def to(self, device=None, dtype=None) -> VectorFieldSpace:
+        out = object.__new__(VectorFieldSpace)
+        out.__dict__.update(self.__dict__, derivatives=self.derivatives.to(device=device, dtype=dtype))
+        return out
+
+    def generators(self, params: Tensor) -> Tensor:
+        """``(k, ndim d)`` parameters -> ``(k, d, d)`` generators."""
+        v = params.reshape(len(params), self.grid.ndim, self.d)
+        return torch.einsum("kap,apj->kpj", v, self.derivatives.to(params))
+
+    def project(self, L: Tensor) -> Tensor:
+        """Least-squares parameters of the generators closest to ``L`` (Frobenius), ``(k, ndim d)``.
+
+        Row ``p`` of ``L`` is fitted by ``sum_alpha v^alpha(p) D_alpha[p]``: a small
+        ``ndim x ndim`` system per pixel.
+        """
+        D = self.derivatives.to(L)
+        gram = torch.einsum("apj,bpj->pab", D, D)  # (d, ndim, ndim)
+        rhs = torch.einsum("kpj,apj->kpa", L, D)  # (k, d, ndim)
+        v = (torch.linalg.pinv(gram, hermitian=True) @ rhs.transpose(0, 1).transpose(1, 2)).permute(2, 1, 0)
+        return v.reshape(len(L), -1)
+
+    def fields(self, L: Tensor) -> Tensor:
+        """The vector fields of generators ``L`` (projected onto the space), ``(k, ndim, *grid.shape)``."""
+        return self.project(L).reshape(len(L), self.grid.ndim, *self.grid.shape)
+
+    def basis(self) -> Tensor:
+        """The ``(ndim d, d, d)`` basis matrices ``E_pp D_alpha``, for small grids and :func:`fit_dataset`."""
+        eye = torch.eye(self.dim, dtype=self.derivatives.dtype)
+        return self.generators(eye)
+
+    def __repr__(self) -> str:
+        return f"VectorFieldSpace({self.grid!r}, method={self.method!r})"
+
+
+def vector_field_space(grid: Grid, *, method: str = "swi", dtype: torch.dtype | None = None) -> VectorFieldSpace:
+    """The generators of flows on ``grid`` (:class:`VectorFieldSpace`), for ``fit_pairs(..., basis=...)``."""
+    return VectorFieldSpace(grid, method=method, dtype=dtype)

@@ -23,7 +23,10 @@ known or unknown coefficients ``t_n`` (``k`` per pair). Methods:
 
 The search space is all ``d x d`` matrices (``structure="free"``), the antisymmetric ones
 (``"antisymmetric"``: the group preserves the Euclidean norm, as a compact group acting
-orthogonally does), or the span of a given ``basis`` ``(m, d, d)``.
+orthogonally does), the span of a given ``basis`` ``(m, d, d)``, or the generators of
+flows on an image grid (``basis=lconv.algebra.vector_field_space(grid)``:
+``L = sum_alpha diag(v^alpha) D_alpha``, one vector per pixel), which holds every
+symmetry that moves pixels and nothing else.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import torch.autograd.forward_ad as fwAD
 from torch import Tensor
 
 from ..algebra._lie import closure_loss, exp_apply
+from ..algebra._spaces import VectorFieldSpace
 
 METHODS = ("exp", "lstsq", "lconv")
 STRUCTURES = ("free", "antisymmetric")
@@ -85,7 +89,13 @@ def _check_pairs(x, y, k, t, basis, method, structure) -> tuple[Tensor, Tensor, 
     y3 = y[:, None] if y.dim() == 2 else y
     n, _, d = x3.shape
     room = d * (d - 1) // 2 if structure == "antisymmetric" else d * d
-    if basis is not None:
+    if isinstance(basis, VectorFieldSpace):
+        if basis.d != d:
+            raise ValueError(
+                f"fit_pairs: the vector fields live on {basis.grid!r} (d = {basis.d}), the pairs have d = {d}"
+            )
+        room = basis.dim
+    elif basis is not None:
         basis = torch.as_tensor(basis)
         if basis.dim() != 3 or basis.shape[1:] != (d, d):
             raise ValueError(f"fit_pairs: basis must be (m, {d}, {d}), got {tuple(basis.shape)}")
@@ -111,10 +121,12 @@ def _check_pairs(x, y, k, t, basis, method, structure) -> tuple[Tensor, Tensor, 
 class _Space:
     """Maps free parameters to generators within the search space."""
 
-    def __init__(self, structure: str, basis: Tensor | None, d: int):
+    def __init__(self, structure: str, basis: Tensor | VectorFieldSpace | None, d: int):
         self.structure, self.basis, self.d = structure, basis, d
 
     def generators(self, p: Tensor) -> Tensor:
+        if isinstance(self.basis, VectorFieldSpace):  # a structured space maps its parameters itself
+            return self.basis.generators(p)
         if self.basis is not None:
             return torch.einsum("km,mij->kij", p, self.basis)
         if self.structure == "antisymmetric":
@@ -123,6 +135,8 @@ class _Space:
 
     def project(self, L: Tensor) -> Tensor:
         """Least-squares parameters whose generators are closest to ``L``."""
+        if isinstance(self.basis, VectorFieldSpace):
+            return self.basis.project(L)
         if self.basis is not None:
             b = self.basis.reshape(len(self.basis), -1)
             return torch.linalg.lstsq(b.T, L.reshape(len(L), -1).T).solution.T
@@ -289,7 +303,9 @@ def fit_pairs(
         t: known coefficients ``(N,)`` or ``(N, k)``, or None (unknown, fitted per pair).
         method: ``"exp"`` (default), ``"lstsq"`` or ``"lconv"`` (module docstring).
         structure: ``"free"`` or ``"antisymmetric"`` search space.
-        basis: optional ``(m, d, d)`` search space: generators are combinations of it.
+        basis: optional search space: ``(m, d, d)`` matrices whose combinations the
+            generators are, or a :class:`~lconv.algebra.VectorFieldSpace` (the generators
+            of flows on an image grid, ``ndim d`` parameters each).
         epochs: ``exp``: rounds of (refit ``t``, then ``inner_steps`` L-BFGS iterations on
             the generators), stopping early once the loss no longer changes; ``lconv``:
             passes of Adam over the pairs.

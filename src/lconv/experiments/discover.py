@@ -17,7 +17,7 @@ import torch
 
 from .. import __version__, analysis
 from .._io import write_json, write_npy, write_text
-from ..algebra import structure_constants
+from ..algebra import structure_constants, vector_field_space
 from ..data import IMAGE_ALGEBRAS, Pairs, image_pairs, vector_pairs
 from ..discovery import fit_pairs
 from .dataset import DATASET_TASKS, discover_dataset
@@ -25,13 +25,30 @@ from .dataset import DATASET_TASKS, discover_dataset
 VECTOR_ALGEBRAS = ("so3", "sl2", "so13", "gl2")
 #: Pair tasks (images, vectors), then one-dataset tasks (:mod:`lconv.experiments.dataset`).
 TASKS = IMAGE_ALGEBRAS + VECTOR_ALGEBRAS + DATASET_TASKS
-#: Tasks whose planted group acts by isometries (rotations, translations): their default
-#: search space is the antisymmetric matrices.
-ISOMETRIC = ("rotation", "translation", "se2", "so3")
+#: Search spaces of ``lconv discover --structure``: all matrices, the antisymmetric ones, or
+#: (image tasks) the generators of flows on the grid (:class:`lconv.algebra.VectorFieldSpace`).
+STRUCTURES = ("free", "antisymmetric", "vector-field")
+#: Vector tasks whose planted group acts by isometries: their default search space is the
+#: antisymmetric matrices.
+ISOMETRIC = ("so3",)
 
 
 def default_structure(task: str) -> str:
+    """Image tasks: ``vector-field`` (their groups move pixels); so3: ``antisymmetric``; else ``free``."""
+    if task in IMAGE_ALGEBRAS:
+        return "vector-field"
     return "antisymmetric" if task in ISOMETRIC else "free"
+
+
+def search_space(structure: str, pairs: Pairs) -> dict:
+    """``fit_pairs`` keywords for a search space named on the command line."""
+    if structure not in STRUCTURES:
+        raise ValueError(f"unknown structure {structure!r}; choose one of {', '.join(STRUCTURES)}")
+    if structure != "vector-field":
+        return dict(structure=structure)
+    if pairs.grid is None:
+        raise ValueError("--structure vector-field needs an image task (vector fields live on the image grid)")
+    return dict(structure="free", basis=vector_field_space(pairs.grid))
 
 
 def run_folder_path(kind: str, name: str, out: str | Path | None) -> Path:
@@ -136,6 +153,7 @@ def discover(
     heldout = make_pairs(task, n=max(200, n // 4), size=size, t_range=t_range, param=param, images=images,
                          transform=transform, seed=seed + 1)  # fmt: skip
     k = n_generators or len(pairs.truth)
+    space = search_space(structure, pairs)
     folder = run_folder_path("discover", task, out)
     config = dict(task=task, size=size, t_min=t_min, t_max=t_max, param=param, known_t=known_t, images=images,
                   transform=transform, method=method, structure=structure, n_generators=k, n=n, epochs=epochs,
@@ -144,8 +162,8 @@ def discover(
     torch.manual_seed(seed)
     t = pairs.t if known_t else None
     start = time.perf_counter()
-    result = fit_pairs(pairs.x, pairs.y, k, t=t, method=method, structure=structure, epochs=epochs, seed=seed,
-                       device=device, progress=progress)  # fmt: skip
+    result = fit_pairs(pairs.x, pairs.y, k, t=t, method=method, epochs=epochs, seed=seed, device=device,
+                       progress=progress, **space)  # fmt: skip
     seconds = time.perf_counter() - start
     baseline = fit_pairs(pairs.x, pairs.y, k, t=t, method="lstsq", structure="free")
     gens = result.generators.float()

@@ -17,6 +17,7 @@ import torch
 from .. import __version__, analysis
 from .. import generators as G
 from .._io import write_json, write_text
+from ..algebra import vector_field_space
 from ..data import image_pairs
 from ..discovery import fit_pairs, fit_recursive
 from ..grid import Grid
@@ -73,6 +74,7 @@ def _c2(seed: int, progress) -> list[Row]:
         ("one L-conv layer, Adam (SI C.2)", dict(t=t, method="lconv", epochs=20, batch_size=64, lr=1e-3, seed=seed)),
         ("ours: exp, free", dict(t=t, method="exp")),
         ("ours: exp, antisymmetric", dict(t=t, method="exp", structure="antisymmetric")),
+        ("ours: exp, vector fields", dict(t=t, method="exp", basis=vector_field_space(pairs.grid))),
     ]
     paper = [("paper: L-conv, SGD", 0.27), ("paper: least squares", 0.27)]
     return _pairs_rows("7x7 random images, one known angle pi/10", pairs, runs, paper, ">= 0.5", progress)
@@ -86,6 +88,7 @@ def _c3(size: int, t_max: float, n: int, paper_value: float, target: str, epochs
             ("first-order least squares", dict(method="lstsq")),
             ("ours: exp, free", dict(method="exp", epochs=epochs)),
             ("ours: exp, antisymmetric", dict(method="exp", structure="antisymmetric", epochs=epochs)),
+            ("ours: exp, vector fields", dict(method="exp", basis=vector_field_space(pairs.grid), epochs=epochs)),
         ]
         paper = [("paper: recursive L-conv + angle regression", paper_value)]
         name = f"{size}x{size} random images, angle in [0, {t_max:.4g}) hidden"
