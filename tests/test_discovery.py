@@ -164,3 +164,44 @@ def test_vector_fields_find_the_rotation_from_hidden_angles():
     assert cosine(ours.generators[0], p.truth[0]) > cosine(anti.generators[0], p.truth[0])
     with pytest.raises(ValueError, match="vector fields live on"):
         fit_pairs(p.x, p.y, 1, basis=vector_field_space(image_pairs("rotation", n=2, size=6).grid))
+
+
+def test_smoothing_continues_flows_where_the_data_are_flat():
+    """Images whose gradients vanish on two columns: v there is undetermined; smoothing restores the affine flow."""
+    from lconv.algebra import rotation, vector_field_space
+    from lconv.grid import Grid
+
+    grid = Grid((8, 8))
+    space = vector_field_space(grid, dtype=torch.float64)
+    truth = rotation(grid, dtype=torch.float64)
+    assert torch.allclose(space.smooth(truth, torch.randn(20, 64, dtype=torch.float64)), truth, atol=1e-8)
+    torch.manual_seed(0)
+    unseen = torch.zeros(8, 8, dtype=torch.bool)
+    unseen[:, :2] = True  # the first two columns
+    rows = space.derivatives[:, unseen.flatten()].reshape(-1, 64)  # the gradients there
+    x = torch.randn(200, 64, dtype=torch.float64)
+    x = x - x @ torch.linalg.pinv(rows) @ rows  # images with no gradient on those pixels
+    v = space.project(truth).reshape(2, 8, 8)
+    spoiled = v.clone()
+    spoiled[:, unseen] = torch.randn(2, 16, dtype=torch.float64)
+    L = space.generators(spoiled.reshape(1, -1))
+    assert cosine(L[0], truth[0]) < 0.9
+    # the pairs cannot tell L from the truth
+    assert (torch.einsum("ij,nj->ni", L[0] - truth[0], x)).abs().max() < 1e-10
+    smoothed = space.smooth(L, x)
+    assert cosine(smoothed[0], truth[0]) > 0.999
+    assert vector_field_space(grid, smoothness=0).smooth(L, x) is L
+    with pytest.raises(ValueError, match="smoothness must be a number >= 0"):
+        vector_field_space(grid, smoothness=-1.0)
+
+
+def test_smoothing_makes_two_translations_from_band_limited_images_exact():
+    from lconv.algebra import vector_field_space
+
+    p = image_pairs("translation", n=120, size=6, images="band-limited", transform="exact", seed=0)
+    raw = fit_pairs(p.x, p.y, 2, basis=vector_field_space(p.grid, smoothness=0), epochs=4)
+    smooth = fit_pairs(p.x, p.y, 2, basis=vector_field_space(p.grid), epochs=4)
+    assert smooth.config["smoothness"] == 0.1 and raw.config["smoothness"] == 0.0
+    assert grassmann_distance(raw.generators, p.truth) > 0.2  # the images' flat corners leave v free
+    assert grassmann_distance(smooth.generators, p.truth) < 0.05
+    assert bool((align(smooth.generators, p.truth)[1] > 0.999).all())

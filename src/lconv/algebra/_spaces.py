@@ -99,15 +99,25 @@ class VectorFieldSpace:
 
     Parameters are flat, ``(k, ndim d)``, ordered ``v^0`` of every pixel, then ``v^1``, ...
 
+    Where the data barely move (pixels where every image is flat, e.g. outside the support
+    of band-limited images), ``v`` is not determined by the pairs. :meth:`smooth` then
+    takes the flow of least curvature that fits the data as well: affine flows
+    (translations, rotations, scaling, shears) have none, so they are continued exactly.
+    ``fit_pairs`` applies it to its result with ``smoothness``.
+
     Args:
         grid: the image grid.
         method: the derivative, ``"swi"`` (periodic axes) or ``"central"``.
+        smoothness: weight of the curvature against the data in :meth:`smooth`, relative
+            to the best-determined pixel; 0 turns the smoothing off.
     """
 
-    def __init__(self, grid: Grid, *, method: str = "swi", dtype: torch.dtype | None = None):
+    def __init__(self, grid: Grid, *, method: str = "swi", smoothness: float = 0.1, dtype: torch.dtype | None = None):
         if not isinstance(grid, Grid):
             raise TypeError(f"VectorFieldSpace: grid must be a lconv.Grid, got {type(grid).__name__}")
-        self.grid, self.method = grid, method
+        if not (isinstance(smoothness, (int, float)) and smoothness >= 0 and math.isfinite(smoothness)):
+            raise ValueError(f"VectorFieldSpace: smoothness must be a number >= 0, got {smoothness!r}")
+        self.grid, self.method, self.smoothness = grid, method, float(smoothness)
         self.derivatives = torch.stack([derivative(grid, a, method=method, dtype=dtype) for a in range(grid.ndim)])
         self.d = grid.size
         self.dim = grid.ndim * grid.size
@@ -141,6 +151,46 @@ class VectorFieldSpace:
         """The vector fields of generators ``L`` (projected onto the space), ``(k, ndim, *grid.shape)``."""
         return self.project(L).reshape(len(L), self.grid.ndim, *self.grid.shape)
 
+    def smooth(self, L: Tensor, x: Tensor) -> Tensor:
+        r"""The flows closest to ``L`` on the data ``x`` with the least curvature, ``(k, d, d)``.
+
+        With ``g_n(p) = ((D_0 x_n)(p), ..., (D_{ndim-1} x_n)(p))`` the image gradients, the
+        data weight each pixel's vector ``v(p)`` by ``B_p = sum_n g_n(p) g_n(p)^T``
+        (a change ``dv`` alters the pairs by ``sum_n (g_n . dv)^2``). Solves
+
+        .. math::
+            \min_u \sum_p (u_p - v_p)^T B_p (u_p - v_p)
+            + \lambda \max_p \operatorname{tr} B_p \sum_\alpha |H u^\alpha|^2
+
+        with ``H`` the second differences (both axes and mixed; central differences on the
+        open grid, so affine ``u`` cost nothing) and ``lambda = smoothness``. Where the
+        data pin ``v`` down it stays; elsewhere it is continued as an affine-like flow.
+
+        Args:
+            L: generators ``(k, d, d)`` (projected onto the space first).
+            x: the data ``(N, d)`` or ``(N, C, d)`` the generators act on.
+        """
+        if self.smoothness == 0:
+            return L
+        a, d = self.grid.ndim, self.d
+        D = self.derivatives.to(torch.float64)
+        xs = x.reshape(-1, d).to(torch.float64)
+        grads = torch.einsum("apj,nj->pna", D, xs)  # (d, N C, ndim)
+        block = grads.transpose(1, 2) @ grads  # (d, ndim, ndim): B_p
+        weight = torch.zeros(a * d, a * d, dtype=torch.float64)
+        idx = torch.arange(d)
+        for i in range(a):
+            for j in range(a):
+                weight[i * d + idx, j * d + idx] = block[:, i, j]
+        open_grid = Grid(self.grid.shape, periodic=False)
+        first = [derivative(open_grid, b, method="central", dtype=torch.float64) for b in range(a)]
+        second = torch.cat([first[b] @ first[c] for b in range(a) for c in range(b, a)])  # kills affine functions
+        curvature = torch.kron(torch.eye(a, dtype=torch.float64), second.T @ second)
+        scale = self.smoothness * float(block.diagonal(dim1=1, dim2=2).sum(-1).max())
+        v = self.project(L.to(torch.float64))  # (k, a d)
+        u = torch.linalg.solve(weight + scale * curvature, weight @ v.T).T
+        return self.generators(u).to(L.dtype)
+
     def basis(self) -> Tensor:
         """The ``(ndim d, d, d)`` basis matrices ``E_pp D_alpha``, for small grids and :func:`fit_dataset`."""
         eye = torch.eye(self.dim, dtype=self.derivatives.dtype)
@@ -150,6 +200,8 @@ class VectorFieldSpace:
         return f"VectorFieldSpace({self.grid!r}, method={self.method!r})"
 
 
-def vector_field_space(grid: Grid, *, method: str = "swi", dtype: torch.dtype | None = None) -> VectorFieldSpace:
+def vector_field_space(
+    grid: Grid, *, method: str = "swi", smoothness: float = 0.1, dtype: torch.dtype | None = None
+) -> VectorFieldSpace:
     """The generators of flows on ``grid`` (:class:`VectorFieldSpace`), for ``fit_pairs(..., basis=...)``."""
-    return VectorFieldSpace(grid, method=method, dtype=dtype)
+    return VectorFieldSpace(grid, method=method, smoothness=smoothness, dtype=dtype)

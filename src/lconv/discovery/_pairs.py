@@ -334,7 +334,8 @@ def fit_pairs(
     config = dict(n_generators=k, t_known=t_known is not None, method=method, structure=structure,
                   basis=None if basis is None else len(basis), epochs=epochs, inner_steps=inner_steps,
                   batch_size=batch_size, lr=lr, orthogonality=orthogonality, closure=closure,
-                  newton_steps=newton_steps, init_fraction=init_fraction, seed=seed)  # fmt: skip
+                  newton_steps=newton_steps, init_fraction=init_fraction, seed=seed,
+                  smoothness=basis.smoothness if isinstance(basis, VectorFieldSpace) else None)  # fmt: skip
     history: dict[str, list[float]] = {"loss": [], "seconds": []}
     start = time.perf_counter()
 
@@ -355,6 +356,9 @@ def fit_pairs(
     L = space.generators(space.project(L))
 
     if method == "lstsq":
+        if isinstance(basis, VectorFieldSpace) and basis.smoothness > 0:
+            L = basis.smooth(L, x3)
+            t_fit = t_fit if t_known is not None else _fit_t(L, x3, y3)
         with torch.no_grad():
             history["loss"].append(float((x3 + torch.einsum("kij,ncj,nk->nci", L, x3, t_fit) - y3).pow(2).mean()))
         history["seconds"].append(time.perf_counter() - start)
@@ -389,6 +393,13 @@ def fit_pairs(
         _fit_lconv(params, current, x3, y3, t_fit, epochs, batch_size, lr, seed, history, start, progress)
     with torch.no_grad():
         final = current()
+        if isinstance(basis, VectorFieldSpace) and basis.smoothness > 0:
+            # continue the flows where the pairs do not determine them, then refit each pair's t
+            final = basis.smooth(final, x3)
+            final = _unit(final) if normalise else final
+            if t_known is None:
+                for sl in _chunks(n, chunk):
+                    t_fit[sl] = _newton_t(final, t_fit[sl], x3[sl], y3[sl], max(newton_steps, 1))
     return DiscoveryResult(final.detach().cpu(), t_fit.detach().cpu(), history, method, config)
 
 
