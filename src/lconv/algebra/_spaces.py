@@ -126,6 +126,7 @@ class VectorFieldSpace:
         return self.dim
 
     def to(self, device=None, dtype=None) -> VectorFieldSpace:
+        """The same space with its derivative matrices on ``device`` in ``dtype``."""
         out = object.__new__(VectorFieldSpace)
         out.__dict__.update(self.__dict__, derivatives=self.derivatives.to(device=device, dtype=dtype))
         return out
@@ -173,8 +174,9 @@ class VectorFieldSpace:
         if self.smoothness == 0:
             return L
         a, d = self.grid.ndim, self.d
-        D = self.derivatives.to(torch.float64)
-        xs = x.reshape(-1, d).to(torch.float64)
+        cpu = dict(device="cpu", dtype=torch.float64)  # one small (ndim d)^2 solve: on the CPU, in float64
+        D = self.derivatives.to(**cpu)
+        xs = x.reshape(-1, d).to(**cpu)
         grads = torch.einsum("apj,nj->pna", D, xs)  # (d, N C, ndim)
         block = grads.transpose(1, 2) @ grads  # (d, ndim, ndim): B_p
         weight = torch.zeros(a * d, a * d, dtype=torch.float64)
@@ -187,9 +189,9 @@ class VectorFieldSpace:
         second = torch.cat([first[b] @ first[c] for b in range(a) for c in range(b, a)])  # kills affine functions
         curvature = torch.kron(torch.eye(a, dtype=torch.float64), second.T @ second)
         scale = self.smoothness * float(block.diagonal(dim1=1, dim2=2).sum(-1).max())
-        v = self.project(L.to(torch.float64))  # (k, a d)
+        v = self.project(L.to(**cpu))  # (k, a d)
         u = torch.linalg.solve(weight + scale * curvature, weight @ v.T).T
-        return self.generators(u).to(L.dtype)
+        return self.generators(u).to(L)
 
     def basis(self) -> Tensor:
         """The ``(ndim d, d, d)`` basis matrices ``E_pp D_alpha``, for small grids and :func:`fit_dataset`."""
@@ -197,7 +199,7 @@ class VectorFieldSpace:
         return self.generators(eye)
 
     def __repr__(self) -> str:
-        return f"VectorFieldSpace({self.grid!r}, method={self.method!r})"
+        return f"VectorFieldSpace({self.grid!r}, method={self.method!r}, smoothness={self.smoothness:g})"
 
 
 def vector_field_space(
