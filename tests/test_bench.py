@@ -10,7 +10,7 @@ bench_module = importlib.import_module("lconv.experiments.bench")
 
 TINY = ["bench", "--sizes", "6,8", "--batch", "2", "--channels", "3", "-n", "2", "--rank", "2", "--repeats", "1"]
 TINY += ["--no-headline", "--memory-size", "8", "--threads", "1"]
-METHODS = ["dense", "low-rank", "local", "stencil", "reference", "conv2d"]
+METHODS = ["dense", "low-rank", "local", "stencil", "reference", "matmul", "conv2d"]
 
 
 def _run(argv):
@@ -24,7 +24,7 @@ def test_tiny_bench_writes_json_with_consistent_times_and_ratios(tmp_path, capsy
     assert _run([*TINY, "--out", str(out)]) == 0
     res = json.loads(out.read_text())
     assert {"config", "machine", "memory_measure", "results", "headline", "largest_batch", "seconds"} <= set(res)
-    assert res["config"]["sizes"] == [6, 8] and res["config"]["dtype"] == "float32"
+    assert res["config"]["sizes"] == [6, 8] and res["config"]["baseline_precision"] == "fp32"
     assert res["config"]["precision"] == "fp32"
     assert res["machine"]["torch_threads"] == 1
     rows = res["results"]
@@ -61,7 +61,7 @@ def test_bench_run_folder_and_skipped_dense(tmp_path):
     res = json.loads((out / "metrics.json").read_text())
     assert res["largest_batch"] is None
     for r in res["results"]:
-        if r["method"] in ("dense", "reference"):
+        if r["method"] in ("dense", "reference", "matmul"):
             assert r["time_s"] is None and "GiB" in r["skipped"]
         else:
             assert r["time_s"] > 0 and r["speedup_vs_reference"] is None
@@ -80,6 +80,7 @@ def test_bench_run_folder_and_skipped_dense(tmp_path):
         (["--device", "no-such-device"], "device"),
         (["--precision", "fp16"], "unknown precision fp16"),
         (["--precision", "tf32"], "tf32 is a CUDA mode"),
+        (["--baseline-precision", "fp8"], "unknown precision fp8"),
     ],
 )
 def test_bad_bench_options_exit_2_with_one_line(argv, message, capsys):
@@ -95,11 +96,52 @@ def test_unknown_bench_option_exits_2():
 def test_headline_summary_reads_the_benchmarks_case():
     rows = [
         dict(bench_module.HEADLINE, d=784, method=m, time_s=t, speedup_vs_reference=2.0 / t, time_vs_conv2d=t / 0.1)
-        for m, t in [("dense", 0.5), ("low-rank", 0.12), ("local", 0.2), ("reference", 2.0), ("conv2d", 0.1)]
-    ]
+        for m, t in [("dense", 0.5), ("low-rank", 0.12), ("local", 0.2), ("reference", 2.0), ("matmul", 0.4),
+                     ("conv2d", 0.1)]
+    ]  # fmt: skip
     h = bench_module._headline(rows, ("dense", "low-rank", "local"))
     assert h["dense_speedup_vs_reference"] == {"value": 4.0, "target": ">= 3", "met": True}
     assert h["low-rank_time_vs_conv2d"]["met"] and not h["local_time_vs_conv2d"]["met"]
+    assert h["matmul_speedup_vs_reference"] == 5.0
+    lines = bench_module.headline_lines(h)
+    assert "dense_speedup_vs_reference: 4.00 (target >= 3: met)" in lines
+    assert any(line.startswith("matmul_speedup_vs_reference: 5.00 (the bound") for line in lines)
+
+
+def test_matmul_floor_is_the_reference_with_identity_channel_weights():
+    """``Matmul`` computes sum_k L_k x_c: the reference's products with W_k = I, W0 = 0, b = 0."""
+    import torch
+
+    torch.manual_seed(0)
+    n, d, c, b = 3, 10, 4, 5
+    ref = bench_module.Reference(c, c, n, d)
+    mm = bench_module.Matmul(n, d)
+    with torch.no_grad():
+        mm.P.copy_(ref.L.reshape(n * d, d))
+        ref.weight.copy_(torch.eye(c).expand(n, c, c))
+        ref.weight0.zero_()
+        ref.bias.zero_()
+    x = torch.randn(b, c, d, requires_grad=True)
+    gy = torch.randn(b, c, d)
+    y_mm, y_ref = mm(x), ref(x)
+    assert y_mm.shape == (b, c, d) and torch.allclose(y_mm, y_ref, atol=1e-5)
+    (gx_mm, gp), (gx_ref, gl) = (torch.autograd.grad(y, (x, w), gy) for y, w in ((y_mm, mm.P), (y_ref, ref.L)))
+    assert torch.allclose(gx_mm, gx_ref, atol=1e-5) and torch.allclose(gp, gl.reshape(n * d, d), atol=1e-5)
+
+
+def test_layers_in_bf16_beside_baselines_in_fp32(tmp_path):
+    """--baseline-precision keeps the reference and Conv2d in float32 while the layers run in bf16."""
+    out = tmp_path / "mixed.json"
+    argv = [*TINY, "--sizes", "6", "--precision", "bf16", "--baseline-precision", "fp32", "--out", str(out)]
+    assert _run(argv) == 0
+    res = json.loads(out.read_text())
+    assert res["config"]["precision"] == "bf16" and res["config"]["baseline_precision"] == "fp32"
+    for r in res["results"]:
+        if r["method"] in ("reference", "conv2d"):
+            assert r["precision"] == "fp32" and r["error_output"] < 1e-5 and r["error_grad"] < 1e-5
+        else:
+            assert r["precision"] == "bf16" and r["error_output"] > 1e-4 and r["error_grad"] > 1e-4
+    assert "precision bf16 (reference and Conv2d fp32)" in bench_module.report(res)
 
 
 def test_benchmarks_script_runs_the_same_command():

@@ -59,7 +59,7 @@ def test_precision_modes_cost_the_error_they_should(kind, precision, low, high):
     x = torch.randn(8, 32, 256, device=CUDA, requires_grad=True)
     gy = torch.randn(8, 32, 256, device=CUDA)
     with precision_mode(precision, CUDA):
-        err = errors(layer, x, gy, torch.bfloat16 if precision == "bf16" else None)
+        err = errors(layer, x, gy, precision)
     if kind == "local" and precision == "tf32":
         low = 0  # gathers and batched products of K = 9 taps: TF32 may not engage
     assert low <= err["error_output"] < high and low <= err["error_grad"] < high, err

@@ -380,6 +380,9 @@ def bench(
     precision: str = typer.Option(
         "fp32", help="fp32 (TF32 off), tf32 (CUDA) or bf16 (autocast); the error against float64 is reported."
     ),
+    baseline_precision: str = typer.Option(
+        None, help="Precision of the einsum reference and Conv2d [default: --precision], e.g. fp32 beside bf16 layers."
+    ),
     device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda."),
     threads: int = typer.Option(None, min=1, help="torch.set_num_threads for the run (default: torch's)."),
     seed: int = typer.Option(0, help="Seed of the layers and inputs."),
@@ -389,14 +392,15 @@ def bench(
 ) -> None:
     """Time and memory of one L-conv training step per parametrisation, against the dense einsum and Conv2d 3x3."""
     from .experiments import bench as run
-    from .experiments.bench import QUICK, format_error
+    from .experiments.bench import QUICK, format_error, headline_lines, precision_text
 
     options = dict(
         sizes=_ints("--sizes", sizes), batch=_ints("--batch", batch), channels=_ints("--channels", channels),
         generators=_ints("--generators", generators), kinds=[k.strip() for k in kinds.split(",") if k.strip()],
         rank=rank, radius=radius, repeats=repeats, warmup=warmup, headline=headline, memory_size=memory_size,
         memory_budget_gib=memory_gib, dense_max_gib=dense_max_gib, input_grad=input_grad, compile=compile,
-        precision=precision, device=device, threads=threads, seed=seed, out=out,
+        precision=precision, baseline_precision=baseline_precision, device=device, threads=threads, seed=seed,
+        out=out,
     )  # fmt: skip
     if quick:  # defaults of the smoke run, except where an option was given
         given = {k for k in QUICK if getattr(ctx.get_parameter_source(k), "name", "") == "COMMANDLINE"}
@@ -406,7 +410,7 @@ def bench(
     m = res["machine"]
     table = Table(
         title=f"lconv bench: one training step, {m['processor']}, {m['torch_threads']} threads, "
-        f"{res['config']['device']}, {res['config']['precision']}, median of {res['config']['repeats']}"
+        f"{res['config']['device']}, {precision_text(res['config'])}, median of {res['config']['repeats']}"
     )
     columns = ("side", "batch", "c", "n", "method", "time ms", "speed-up vs einsum", "time / Conv2d", "memory MiB")
     for col in (*columns, "error out / grad"):
@@ -428,11 +432,8 @@ def bench(
     console.print(f"memory: {res['memory_measure']}")
     h = res.get("headline")
     if h:
-        for key, v in h.items():
-            if isinstance(v, dict):
-                console.print(
-                    f"headline {key}: {v['value']:.2f} (target {v['target']}: {'met' if v['met'] else 'not met'})"
-                )
+        for line in headline_lines(h):
+            console.print(f"headline {line}")
     lb = res.get("largest_batch")
     if lb:
         for kind, v in lb["kinds"].items():

@@ -12,15 +12,19 @@ Baselines:
 
 * ``reference``: ``y = W0 x + einsum('kdf,bcf,koc->bod', L, x, W) + b`` with dense
   ``L`` (``n d^2`` parameters), only where those fit in ``dense_max_gib``;
+* ``matmul`` (:class:`Matmul`, beside the reference): the three ``n c d^2 B`` products
+  of a dense layer's step as plain matrix products, so ``time(reference) / time(matmul)``
+  is the most any dense implementation can gain over the reference in that precision;
 * ``conv2d``: ``torch.nn.Conv2d(c, c, 3, padding=1)``.
 
 Precision (``precision``, see :mod:`lconv.experiments._precision`): ``fp32`` runs
 float32 with TF32 off everywhere (so ``Conv2d`` gets no TF32 either); ``tf32`` (CUDA
 only) lets matrix products and convolutions use TF32; ``bf16`` runs the forward pass
-under ``torch.autocast(dtype=torch.bfloat16)`` (on CPU too). Every row states the error
-that costs: ``error_output`` and ``error_grad``, the relative Frobenius error
-``|a - a64| / |a64|`` of the output and the worst of the gradients (parameters and
-input) against the same layer in float64.
+under ``torch.autocast(dtype=torch.bfloat16)`` (on CPU too). ``baseline_precision``
+sets the reference and ``Conv2d`` apart (a layer in bf16 beside the float32 reference).
+Every row states its mode and the error it costs: ``error_output`` and ``error_grad``,
+the relative Frobenius error ``|a - a64| / |a64|`` of the output and the worst of the
+gradients (parameters and input) against the same layer in float64.
 
 Memory: on CUDA the peak of ``torch.cuda.max_memory_allocated`` during one step, above
 what was allocated before it, plus the layer's parameters and buffers and the input.
@@ -53,7 +57,7 @@ from ..nn import LConv, learned
 from ._precision import autocast_dtype, check_precision, precision_mode
 
 KINDS = ("dense", "low-rank", "local", "stencil")
-BASELINES = ("reference", "conv2d")
+BASELINES = ("reference", "matmul", "conv2d")
 #: The BENCHMARKS.md case: 28x28 images, batch 128, 32 channels, 8 generators.
 HEADLINE = dict(size=28, batch=128, channels=32, generators=8)
 MEMORY_NOTE = {
@@ -82,6 +86,31 @@ class Reference(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         y = torch.einsum("oc,bcd->bod", self.weight0, x) + torch.einsum("kdf,bcf,koc->bod", self.L, x, self.weight)
         return y + self.bias[:, None]
+
+
+class Matmul(nn.Module):
+    r"""A dense layer's three big products as plain matrix products: the least any dense layer computes.
+
+    The forward pass is one product ``Y = P X`` of a parameter ``P`` of shape ``(n d, d)``
+    with the input as a ``(d, c B)`` matrix: ``n c d^2 B`` multiply-adds, the count of
+    ``sum_k L_k (x W_k)`` for ``c`` channels in and out. Its backward pass makes the other
+    two, ``dP = dY X^T`` and ``dX = P^T dY``, as the generators' and the input's gradients
+    do. ``Y``'s ``n`` blocks are summed to the layer's output shape. So no implementation of
+    dense generators can take much less time than this module in the same precision, and
+    ``time(reference) / time(matmul)`` bounds the speed-up any of them can reach.
+
+    Shapes: ``(B, c, d) -> (B, c, d)``.
+    """
+
+    def __init__(self, n: int, d: int):
+        super().__init__()
+        self.n = n
+        self.P = nn.Parameter(torch.randn(n * d, d) / math.sqrt(d))
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, c, d = x.shape
+        y = self.P @ x.permute(2, 1, 0).reshape(d, c * b)  # (n d, c B)
+        return y.view(self.n, d, c, b).sum(0).permute(2, 1, 0)
 
 
 class _Conv(nn.Module):
@@ -121,19 +150,22 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _forward(module: nn.Module, x: Tensor, amp: torch.dtype | None) -> Tensor:
-    if amp is None:
-        return module(x)
-    with torch.autocast(x.device.type, dtype=amp):
-        return module(x)
+def _forward(module: nn.Module, x: Tensor, precision: str = "fp32") -> Tensor:
+    with precision_mode(precision, x.device):
+        amp = autocast_dtype(precision)
+        if amp is None:
+            return module(x)
+        with torch.autocast(x.device.type, dtype=amp):
+            return module(x)
 
 
-def _step(module: nn.Module, x: Tensor, gy: Tensor, amp: torch.dtype | None = None) -> Tensor:
+def _step(module: nn.Module, x: Tensor, gy: Tensor, precision: str = "fp32") -> Tensor:
     for p in module.parameters():
         p.grad = None
     x.grad = None
-    y = _forward(module, x, amp)
-    y.backward(gy.to(y.dtype))
+    y = _forward(module, x, precision)
+    with precision_mode(precision, x.device):
+        y.backward(gy.to(y.dtype))
     return y
 
 
@@ -142,7 +174,7 @@ def _step(module: nn.Module, x: Tensor, gy: Tensor, amp: torch.dtype | None = No
 ERROR_MAX_BYTES = 2 << 30
 
 
-def errors(module: nn.Module, x: Tensor, gy: Tensor, amp: torch.dtype | None) -> dict[str, float | None]:
+def errors(module: nn.Module, x: Tensor, gy: Tensor, precision: str = "fp32") -> dict[str, float | None]:
     """Relative error of one step (output; worst gradient of parameters and input) against float64.
 
     ``|a - a64|_F / |a64|_F``, with ``a64`` from a float64 copy of the layer on the same input;
@@ -156,7 +188,7 @@ def errors(module: nn.Module, x: Tensor, gy: Tensor, amp: torch.dtype | None) ->
     x64 = x.detach().double().requires_grad_(x.requires_grad)
     y64 = ref(x64)
     y64.backward(gy.double())
-    y = _step(base, x, gy, amp)
+    y = _step(base, x, gy, precision)
 
     def rel(a: Tensor, b: Tensor) -> float:
         return float((a.double() - b).norm() / b.norm().clamp_min(1e-300))
@@ -167,7 +199,7 @@ def errors(module: nn.Module, x: Tensor, gy: Tensor, amp: torch.dtype | None) ->
     return dict(error_output=rel(y.detach(), y64.detach()), error_grad=max(rel(a, b) for a, b in pairs))
 
 
-def _footprint(module: nn.Module, x: Tensor, gy: Tensor, amp: torch.dtype | None = None) -> int:
+def _footprint(module: nn.Module, x: Tensor, gy: Tensor, precision: str = "fp32") -> int:
     """One step on CPU, counting distinct storages (bytes) of what a training step holds.
 
     Every tensor seen is kept alive until the count is done, so a freed storage's address
@@ -188,9 +220,10 @@ def _footprint(module: nn.Module, x: Tensor, gy: Tensor, amp: torch.dtype | None
         p.grad = None
     x.grad = None
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        y = _forward(module, x, amp)
+        y = _forward(module, x, precision)
     add(y)
-    y.backward(gy.to(y.dtype))
+    with precision_mode(precision, x.device):
+        y.backward(gy.to(y.dtype))
     for t in [x, x.grad, *module.buffers()]:
         add(t)
     for p in module.parameters():
@@ -199,35 +232,43 @@ def _footprint(module: nn.Module, x: Tensor, gy: Tensor, amp: torch.dtype | None
     return sum(nbytes for nbytes, _ in seen.values())
 
 
-def _cuda_peak(module: nn.Module, x: Tensor, gy: Tensor, amp: torch.dtype | None = None) -> int:
+def _cuda_peak(module: nn.Module, x: Tensor, gy: Tensor, precision: str = "fp32") -> int:
     _sync(x.device)
     torch.cuda.reset_peak_memory_stats(x.device)
     before = torch.cuda.memory_allocated(x.device)
-    _step(module, x, gy, amp)
+    _step(module, x, gy, precision)
     _sync(x.device)
     own = sum(t.numel() * t.element_size() for t in [*module.parameters(), *module.buffers(), x])
     return torch.cuda.max_memory_allocated(x.device) - before + own
 
 
 def measure(
-    modules: dict[str, nn.Module], x: Tensor, gy: Tensor, *, repeats: int, warmup: int, amp: torch.dtype | None = None
+    modules: dict[str, nn.Module],
+    x: Tensor,
+    gy: Tensor,
+    *,
+    repeats: int,
+    warmup: int,
+    precision: str | dict[str, str] = "fp32",
 ) -> dict[str, dict]:
-    """Median time of one training step of each module (alternating, rotating order) and its memory."""
+    """Median time of one training step of each module (alternating, rotating order) and its memory.
+
+    ``precision`` is one mode for all, or one per module name (see :mod:`lconv.experiments._precision`).
+    """
     device = x.device
+    modes = precision if isinstance(precision, dict) else dict.fromkeys(modules, precision)
     out = {}
     for name, m in modules.items():
-        out[name] = {
-            "memory_bytes": _cuda_peak(m, x, gy, amp) if device.type == "cuda" else _footprint(m, x, gy, amp),
-            "times_s": [],
-        }
+        peak = _cuda_peak if device.type == "cuda" else _footprint
+        out[name] = {"memory_bytes": peak(m, x, gy, modes[name]), "times_s": []}
         for _ in range(max(warmup - 1, 0)):
-            _step(m, x, gy, amp)
+            _step(m, x, gy, modes[name])
     names = list(modules)
     for r in range(repeats):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             _sync(device)
             t0 = time.perf_counter()
-            _step(modules[name], x, gy, amp)
+            _step(modules[name], x, gy, modes[name])
             _sync(device)
             out[name]["times_s"].append(time.perf_counter() - t0)
     for v in out.values():
@@ -256,8 +297,9 @@ def _case_modules(
         modules[kind] = torch.compile(layer) if compile else layer
     if dense_fits:
         modules["reference"] = Reference(c, c, n, d)
+        modules["matmul"] = Matmul(n, d)
     else:
-        skipped["reference"] = note
+        skipped["reference"] = skipped["matmul"] = note
     modules["conv2d"] = _Conv(c, c, size)
     return modules, skipped
 
@@ -280,6 +322,7 @@ def bench(
     input_grad: bool = True,
     compile: bool = False,
     precision: str = "fp32",
+    baseline_precision: str | None = None,
     device: str = "cpu",
     threads: int | None = None,
     seed: int = 0,
@@ -303,8 +346,11 @@ def bench(
             fit in this many GiB.
         input_grad: the input needs its gradient too (a layer inside a network).
         compile: wrap the L-conv layers in ``torch.compile``.
-        precision: ``fp32`` (TF32 off), ``tf32`` (CUDA) or ``bf16`` (autocast); see the
-            module docstring. Each row carries its error against float64.
+        precision: of the L-conv layers and ``matmul``: ``fp32`` (TF32 off), ``tf32``
+            (CUDA) or ``bf16`` (autocast); see the module docstring. Each row carries its
+            error against float64.
+        baseline_precision: of ``reference`` and ``conv2d`` (default: ``precision``), to
+            set a layer in a faster mode beside the baselines in float32.
         device: torch device. threads: ``torch.set_num_threads`` for the run.
         out: a file ending in ``.json`` (the PNG goes beside it), or a run folder that
             must not exist or be empty (default ``runs/bench-TIMESTAMP``).
@@ -330,8 +376,9 @@ def bench(
         raise ValueError(f"bench: unknown device {device!r}; use cpu, cuda or cuda:N") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("bench: --device cuda but torch sees no CUDA device; use --device cpu")
+    baseline_precision = baseline_precision or precision
     check_precision(precision, dev, where="bench")
-    amp = autocast_dtype(precision)
+    check_precision(baseline_precision, dev, where="bench (baseline)")
     json_file = out is not None and str(out).endswith(".json")
     if json_file:
         if Path(out).exists():
@@ -348,8 +395,7 @@ def bench(
         sizes=list(sizes), batch=list(batch), channels=list(channels), generators=list(generators), kinds=list(kinds),
         rank=rank, radius=radius, repeats=repeats, warmup=warmup, headline=headline, memory_size=memory_size or None,
         memory_budget_gib=memory_budget_gib, dense_max_gib=dense_max_gib, input_grad=input_grad, compile=compile,
-        device=str(dev), threads=threads, seed=seed, precision=precision,
-        dtype="bfloat16 autocast" if amp else "float32",
+        device=str(dev), threads=threads, seed=seed, precision=precision, baseline_precision=baseline_precision,
     )  # fmt: skip
     old_threads = torch.get_num_threads()
     if threads is not None:
@@ -357,19 +403,18 @@ def bench(
     started = time.perf_counter()
     rows: list[dict] = []
     try:
-        with precision_mode(precision, dev):
-            for case in cases:
-                rows += _run_case(case, kinds, dev, rank=rank, radius=radius, repeats=repeats, warmup=warmup,
-                                  dense_max=dense_max_gib, input_grad=input_grad, compile=compile, seed=seed,
-                                  amp=amp)  # fmt: skip
-                if progress:
-                    progress(f"{case['size']}x{case['size']}, batch {case['batch']}")
-            memory = None
-            if memory_size:
-                memory = _largest_batch(memory_size, kinds, dev, rank=rank, radius=radius, input_grad=input_grad,
-                                        budget_gib=memory_budget_gib, seed=seed, amp=amp)  # fmt: skip
-                if progress:
-                    progress(f"memory at {memory_size}x{memory_size}")
+        for case in cases:
+            rows += _run_case(case, kinds, dev, rank=rank, radius=radius, repeats=repeats, warmup=warmup,
+                              dense_max=dense_max_gib, input_grad=input_grad, compile=compile, seed=seed,
+                              precision=precision, baseline_precision=baseline_precision)  # fmt: skip
+            if progress:
+                progress(f"{case['size']}x{case['size']}, batch {case['batch']}")
+        memory = None
+        if memory_size:
+            memory = _largest_batch(memory_size, kinds, dev, rank=rank, radius=radius, input_grad=input_grad,
+                                    budget_gib=memory_budget_gib, seed=seed, precision=precision)  # fmt: skip
+            if progress:
+                progress(f"memory at {memory_size}x{memory_size}")
         machine = _machine(dev)
     finally:
         torch.set_num_threads(old_threads)
@@ -390,7 +435,20 @@ def bench(
 
 
 def _run_case(
-    case, kinds, dev, *, rank, radius, repeats, warmup, dense_max, input_grad, compile, seed, amp=None
+    case,
+    kinds,
+    dev,
+    *,
+    rank,
+    radius,
+    repeats,
+    warmup,
+    dense_max,
+    input_grad,
+    compile,
+    seed,
+    precision="fp32",
+    baseline_precision="fp32",
 ) -> list[dict]:
     size, b, c, n = case["size"], case["batch"], case["channels"], case["generators"]
     d = size * size
@@ -401,7 +459,8 @@ def _run_case(
     modules = {k: m.to(dev) for k, m in modules.items()}
     x = torch.randn(b, c, d, device=dev, requires_grad=input_grad)
     gy = torch.randn(b, c, d, device=dev)
-    timed = measure(modules, x, gy, repeats=repeats, warmup=warmup, amp=amp)
+    modes = {k: baseline_precision if k in ("reference", "conv2d") else precision for k in modules}
+    timed = measure(modules, x, gy, repeats=repeats, warmup=warmup, precision=modes)
     t_ref = timed.get("reference", {}).get("time_s")
     t_conv = timed["conv2d"]["time_s"]
     rows = []
@@ -412,15 +471,15 @@ def _run_case(
         else:
             m = timed[method]
             row.update(
-                time_s=m["time_s"], times_s=m["times_s"], memory_bytes=m["memory_bytes"],
+                precision=modes[method], time_s=m["time_s"], times_s=m["times_s"], memory_bytes=m["memory_bytes"],
                 speedup_vs_reference=None if t_ref is None else t_ref / m["time_s"],
-                time_vs_conv2d=m["time_s"] / t_conv, **errors(modules[method], x, gy, amp),
+                time_vs_conv2d=m["time_s"] / t_conv, **errors(modules[method], x, gy, modes[method]),
             )  # fmt: skip
         rows.append(row)
     return rows
 
 
-def _largest_batch(size, kinds, dev, *, rank, radius, budget_gib, input_grad, seed, amp=None) -> dict:
+def _largest_batch(size, kinds, dev, *, rank, radius, budget_gib, input_grad, seed, precision="fp32") -> dict:
     """Footprint of one step at ``size x size`` with batch 1 and 9 (32 channels, n = 8): the largest batch in budget."""
     c, n = HEADLINE["channels"], HEADLINE["generators"]
     d = size * size
@@ -444,7 +503,8 @@ def _largest_batch(size, kinds, dev, *, rank, radius, budget_gib, input_grad, se
         for b in (1, 1 + SLOPE_BATCHES):
             x = torch.randn(b, c, d, device=dev, requires_grad=input_grad)
             gy = torch.randn(b, c, d, device=dev)
-            mem.append(_cuda_peak(layer, x, gy, amp) if dev.type == "cuda" else _footprint(layer, x, gy, amp))
+            peak = _cuda_peak if dev.type == "cuda" else _footprint
+            mem.append(peak(layer, x, gy, precision))
             del x, gy
         per_sample = (mem[1] - mem[0]) // SLOPE_BATCHES
         fixed = mem[0] - per_sample
@@ -464,6 +524,8 @@ def _headline(rows: list[dict], kinds) -> dict:
     if "dense" in by and by["dense"].get("speedup_vs_reference") is not None:
         s = by["dense"]["speedup_vs_reference"]
         out["dense_speedup_vs_reference"] = dict(value=s, target=">= 3", met=s >= 3)
+        # the most any dense layer in this precision could gain over the reference
+        out["matmul_speedup_vs_reference"] = by["matmul"]["speedup_vs_reference"]
     for kind in ("low-rank", "local", "stencil"):
         if kind in by and by[kind].get("time_s") is not None:
             r = by[kind]["time_vs_conv2d"]
@@ -529,6 +591,27 @@ def format_error(row: dict) -> str:
     return f"{row['error_output']:.1e} / {row['error_grad']:.1e}"
 
 
+def precision_text(config: dict) -> str:
+    """``precision bf16 (baselines fp32)``, or ``precision fp32`` where all share one mode."""
+    p, b = config.get("precision", "fp32"), config.get("baseline_precision")
+    return f"precision {p}" + (f" (reference and Conv2d {b})" if b and b != p else "")
+
+
+def headline_lines(h: dict) -> list[str]:
+    """The headline ratios against their targets, and the bound a plain matrix product sets on dense layers."""
+    lines = [
+        f"{k}: {v['value']:.2f} (target {v['target']}: {'met' if v['met'] else 'not met'})"
+        for k, v in h.items()
+        if isinstance(v, dict)
+    ]
+    if h.get("matmul_speedup_vs_reference") is not None:
+        lines.append(
+            f"matmul_speedup_vs_reference: {h['matmul_speedup_vs_reference']:.2f} (the bound on any dense layer in "
+            "this precision: its three products as plain matrix products)"
+        )
+    return lines
+
+
 def report(results: dict, figure: Path | None = None) -> str:
     """Markdown: the table of every case, the headline ratios, the memory at the largest size."""
     m = results["machine"]
@@ -537,7 +620,7 @@ def report(results: dict, figure: Path | None = None) -> str:
         "",
         f"{m['processor']}, {m['cpu_count']} CPUs, {m['torch_threads']} torch threads, torch {m['torch']}"
         + (f", {m['gpu']}" if "gpu" in m else "")
-        + f"; device {results['config']['device']}, precision {results['config'].get('precision', 'fp32')}",
+        + f"; device {results['config']['device']}, {precision_text(results['config'])}",
         "",
         f"Memory: {results['memory_measure']}. Error: relative to float64, output / worst gradient.",
         "",
@@ -565,10 +648,8 @@ def report(results: dict, figure: Path | None = None) -> str:
             "",
             f"Headline ({h['size']}x{h['size']}, batch {h['batch']}, {h['channels']} channels, n = {h['generators']}):",
             "",
+            *(f"* {line}" for line in headline_lines(h)),
         ]
-        for k, v in h.items():
-            if isinstance(v, dict):
-                lines.append(f"* {k}: {v['value']:.2f} (target {v['target']}: {'met' if v['met'] else 'not met'})")
     lb = results.get("largest_batch")
     if lb:
         lines += ["", f"One step at {lb['size']}x{lb['size']} ({lb['channels']} channels, n = {lb['generators']}), "
