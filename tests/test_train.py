@@ -214,3 +214,43 @@ def test_repro_d_table_writes_table_json_and_chart(tmp_path, capsys):
     md = table.read_text()
     assert md == (out / "table.md").read_text() and "--models lconv,cnn" in md and "| 0.9445 |" in md
     assert (out / "figures" / "d-table.png").stat().st_size > 1000
+
+
+def test_repro_d_table_keeps_the_learning_rate_best_on_validation(tmp_path):
+    out = tmp_path / "dtable"
+    argv = ["repro", "d-table", "--datasets", "mnist", "--variants", "rotated-scrambled", "--models", "lconv,fc",
+            "--epochs", "1", "--train-size", "256", "--channels", "2", "--generators", "2", "--rank", "2",
+            "--lrs", "1e-4,3e-2", "--data-dir", str(SHARED), "--out", str(out)]  # fmt: skip
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    assert done.value.code == 0
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    for r in rows:
+        runs = [json.loads((out / "runs" / f"mnist-rotated-scrambled-{r['model']}-lr{lr}" / "metrics.json").read_text())
+                for lr in ("0.0001", "0.03")]  # fmt: skip
+        assert [g["lr"] for g in r["grid"]] == [m["lr"] for m in runs] == [1e-4, 3e-2]
+        best = max(runs, key=lambda m: m["val_accuracy"])
+        keys = ("lr", "test_accuracy", "val_accuracy")
+        assert [r[k] for k in keys] == [best[k] for k in keys]
+    md = (out / "table.md").read_text()
+    assert "--lrs 0.0001,0.03" in md and "| lr |" in md and f"| {rows[0]['lr']:g} |" in md
+    assert all(f"**{r['val_accuracy']:.4f}**" in md for r in rows)  # the kept run, in bold in the grid
+
+
+@pytest.mark.parametrize("lrs", ["1e-3,x", "2e-3,,abc"])
+def test_repro_d_table_rejects_a_malformed_learning_rate_grid(lrs, capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["repro", "d-table", "--lrs", lrs, "--data-dir", str(SHARED)])
+    assert done.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("lconv: error: --lrs: expected comma-separated numbers") and len(err.splitlines()) == 1
+
+
+def test_d_table_rejects_nonpositive_learning_rates(tmp_path):
+    from lconv.experiments.dtable import d_table
+
+    with pytest.raises(ValueError, match="positive learning rates"):
+        d_table(lrs=(2e-3, 0.0), out=tmp_path / "t")
+    with pytest.raises(ValueError, match="either lr or lrs"):
+        d_table(lrs=(2e-3,), lr=1e-3, out=tmp_path / "t")
+    assert not (tmp_path / "t").exists()

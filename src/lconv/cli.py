@@ -286,6 +286,9 @@ def repro(
     channels: int = typer.Option(None, min=1, help="d-table: channels per hidden layer [default: each model's]."),
     generators: int = typer.Option(None, min=1, help="d-table: L-conv generators [default: 8]."),
     rank: int = typer.Option(None, min=1, help="d-table: rank of each generator [default: 10]."),
+    lrs: str = typer.Option(
+        None, help="d-table: comma-separated learning rates; each cell keeps the best on validation [default: 2e-3]."
+    ),
     data_dir: str = typer.Option(None, help="d-table: dataset folder [default: $LCONV_DATA]."),
     download: bool = typer.Option(False, "--download", help="d-table: fetch missing dataset files."),
     device: str = typer.Option("cpu", help="d-table: cpu, cuda or auto."),
@@ -297,20 +300,21 @@ def repro(
         from .experiments.dtable import d_table
 
         split = lambda v: tuple(p.strip() for p in v.split(",") if p.strip())  # noqa: E731
+        grid = None if lrs is None else tuple(_numbers("--lrs", lrs, float, "1e-3,2e-3,4e-3"))
         with console.status("running d-table") as status:
             folder, rows = d_table(
                 datasets=split(datasets), variants=split(variants), models=split(models), epochs=epochs,
-                train_size=train_size, seed=seed, out=out, table=table, data_dir=data_dir, download=download,
-                device=device, channels=channels, generators=generators, rank=rank,
+                train_size=train_size, seed=seed, lrs=grid, out=out, table=table, data_dir=data_dir,
+                download=download, device=device, channels=channels, generators=generators, rank=rank,
                 progress=lambda cell: status.update(f"d-table: {cell} done"),
             )  # fmt: skip
         t = Table(title="lconv repro d-table: test accuracy (SI D)")
-        for col in ("dataset", "variant", "model", "test acc", "paper", "params", "s/epoch"):
+        for col in ("dataset", "variant", "model", "test acc", "paper", "params", "lr", "s/epoch"):
             t.add_column(col, justify="left" if col in ("dataset", "variant", "model") else "right")
         for r in rows:
             paper = "" if r["paper"] is None else f"{r['paper']:.4f}"
             t.add_row(r["dataset"], r["variant"], r["model"], f"{r['test_accuracy']:.4f}", paper,
-                      f"{r['param_count']:,}", f"{r['epoch_seconds']:.1f}")  # fmt: skip
+                      f"{r['param_count']:,}", f"{r['lr']:g}", f"{r['epoch_seconds']:.1f}")  # fmt: skip
         console.print(t)
         console.print(f"run folder: {folder}")
         return
@@ -343,11 +347,12 @@ def repro(
     console.print(f"run folder: {folder}")
 
 
-def _ints(option: str, text: str) -> list[int]:
+def _numbers(option: str, text: str, kind: type = int, example: str = "28,64") -> list:
     try:
-        return [int(v) for v in text.split(",") if v.strip()]
+        return [kind(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise ValueError(f"{option}: expected comma-separated integers such as 28,64, got {text!r}") from None
+        what = "integers" if kind is int else "numbers"
+        raise ValueError(f"{option}: expected comma-separated {what} such as {example}, got {text!r}") from None
 
 
 @app.command()
@@ -395,8 +400,8 @@ def bench(
     from .experiments.bench import QUICK, format_error, headline_lines, precision_text
 
     options = dict(
-        sizes=_ints("--sizes", sizes), batch=_ints("--batch", batch), channels=_ints("--channels", channels),
-        generators=_ints("--generators", generators), kinds=[k.strip() for k in kinds.split(",") if k.strip()],
+        sizes=_numbers("--sizes", sizes), batch=_numbers("--batch", batch), channels=_numbers("--channels", channels),
+        generators=_numbers("--generators", generators), kinds=[k.strip() for k in kinds.split(",") if k.strip()],
         rank=rank, radius=radius, repeats=repeats, warmup=warmup, headline=headline, memory_size=memory_size,
         memory_budget_gib=memory_gib, dense_max_gib=dense_max_gib, input_grad=input_grad, compile=compile,
         precision=precision, baseline_precision=baseline_precision, device=device, threads=threads, seed=seed,

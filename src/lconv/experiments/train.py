@@ -389,7 +389,7 @@ def _run(config: dict, folder: Path, rank: int, world: int, dev: torch.device, *
         param_count=n_params, epoch_seconds=sum(epoch_seconds) / len(epoch_seconds), epoch_seconds_all=epoch_seconds,
         train_loss=log[-1]["train_loss"], train_accuracy=log[-1]["train_accuracy"], epochs=len(log),
         train_images=len(x), val_images=len(x_val), test_images=len(x_test), processes=world, device=str(dev),
-        precision=config["precision"],
+        precision=config["precision"], lr=config["lr"],
     )  # fmt: skip
     if rank == 0:
         write_json(folder / "metrics.json", metrics)
