@@ -249,8 +249,10 @@ def test_repro_d_table_rejects_a_malformed_learning_rate_grid(lrs, capsys):
 def test_d_table_rejects_nonpositive_learning_rates(tmp_path):
     from lconv.experiments.dtable import d_table
 
-    with pytest.raises(ValueError, match="positive learning rates"):
+    with pytest.raises(ValueError, match="lr must be a positive number, got 0.0"):
         d_table(lrs=(2e-3, 0.0), out=tmp_path / "t")
+    with pytest.raises(ValueError, match="at least one learning rate"):
+        d_table(lrs=(), out=tmp_path / "t")
     with pytest.raises(ValueError, match="either lr or lrs"):
         d_table(lrs=(2e-3,), lr=1e-3, out=tmp_path / "t")
     assert not (tmp_path / "t").exists()

@@ -13,14 +13,13 @@ L-conv reached 0.9445 and its best CNN 0.9259, both as best validation accuracy)
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Callable
 from pathlib import Path
 
 from .. import __version__
 from .._io import write_bytes, write_json, write_text
 from .discover import run_folder_path
-from .train import train
+from .train import check_lr, train
 
 __all__ = ["PAPER", "d_table"]
 
@@ -57,10 +56,12 @@ def d_table(
     ``grid`` lists every run). Writes ``results.json``, ``table.md`` and
     ``figures/d-table.png`` into the run folder (and the table to ``table`` if given).
     """
-    if lrs is not None:
+    if lrs is not None:  # checked before the first run, so that a bad value late in the grid wastes no training
         lrs = tuple(float(v) for v in lrs)
-        if not lrs or not all(v > 0 and math.isfinite(v) for v in lrs):
-            raise ValueError(f"lrs must be positive learning rates, got {lrs}")
+        if not lrs:
+            raise ValueError("lrs must name at least one learning rate")
+        for v in lrs:
+            check_lr(v)
         if options.get("lr") is not None:
             raise ValueError("give either lr or lrs, not both")
     folder = run_folder_path("repro", "d-table", out)
@@ -89,7 +90,7 @@ def d_table(
     flags += f" --epochs {epochs}" + (f" --train-size {train_size}" if train_size else "") + f" --seed {seed}"
     flags += f" --lrs {','.join(f'{v:g}' for v in lrs)}" if lrs else ""
     flags += "".join(f" --{k.replace('_', '-')} {v}" for k, v in options.items() if v is not None)
-    md = markdown(rows, f"lconv repro d-table{flags}", lr_grid=lrs is not None)
+    md = markdown(rows, f"lconv repro d-table{flags}")
     config = dict(datasets=datasets, variants=variants, models=models, epochs=epochs, train_size=train_size,
                   seed=seed, lrs=lrs, options=options)  # fmt: skip
     write_json(folder / "results.json", dict(experiment="d-table", version=__version__, config=config, rows=rows))
@@ -100,8 +101,9 @@ def d_table(
     return folder, rows
 
 
-def markdown(rows: list[dict], command: str, *, lr_grid: bool = False) -> str:
-    """The table as markdown, headed by the command that made it."""
+def markdown(rows: list[dict], command: str) -> str:
+    """The table as markdown, headed by the command that made it (and the ``--lrs`` grid, where rows have one)."""
+    lr_grid = bool(rows) and rows[0].get("grid") is not None
     chosen = (" Every model was trained at each learning rate of `--lrs`; the run with the best validation accuracy "
               "is the one shown (`lr`).") if lr_grid else ""  # fmt: skip
     lines = [

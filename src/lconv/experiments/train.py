@@ -107,6 +107,12 @@ def _all_sum(values: list[float], world: int, device) -> list[float]:
     return t.tolist()
 
 
+def check_lr(lr: float) -> None:
+    """Raise a one-line error unless ``lr`` is a positive, finite learning rate."""
+    if not (lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"lr must be a positive number, got {lr}")
+
+
 def _learning_rate(step: int, total: int, lr: float, warmup: float) -> float:
     """Linear warm-up over the first ``warmup`` fraction of the steps, then cosine decay to zero."""
     w = max(1, round(warmup * total))
@@ -256,8 +262,7 @@ def _resolve(options: dict, out, resume: bool) -> tuple[dict, Path]:
             raise ValueError(f"{key} must be a positive integer, got {config[key]!r}")
     if not 0 < config["val_fraction"] < 1:
         raise ValueError(f"val_fraction must be in (0, 1), got {config['val_fraction']}")
-    if not (config["lr"] > 0 and math.isfinite(config["lr"])):
-        raise ValueError(f"lr must be a positive number, got {config['lr']}")
+    check_lr(config["lr"])
     if folder is None:
         name = f"{config['dataset']}-{config['variant']}-{config['model']}"
         folder = run_folder_path("train", name, out)
