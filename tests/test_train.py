@@ -237,13 +237,49 @@ def test_repro_d_table_keeps_the_learning_rate_best_on_validation(tmp_path):
     assert all(f"**{r['val_accuracy']:.4f}**" in md for r in rows)  # the kept run, in bold in the grid
 
 
-@pytest.mark.parametrize("lrs", ["1e-3,x", "2e-3,,abc"])
-def test_repro_d_table_rejects_a_malformed_learning_rate_grid(lrs, capsys):
+def test_repro_d_table_averages_over_seeds_and_picks_the_lr_on_mean_validation(tmp_path):
+    out = tmp_path / "dtable"
+    argv = ["repro", "d-table", "--datasets", "mnist", "--variants", "rotated-scrambled", "--models", "lconv",
+            "--epochs", "1", "--train-size", "256", "--channels", "2", "--generators", "2", "--rank", "2",
+            "--lrs", "1e-4,3e-2", "--seeds", "0,3", "--data-dir", str(SHARED), "--out", str(out)]  # fmt: skip
     with pytest.raises(SystemExit) as done:
-        main(["repro", "d-table", "--lrs", lrs, "--data-dir", str(SHARED)])
+        main(argv)
+    assert done.value.code == 0
+    (row,) = json.loads((out / "results.json").read_text())["rows"]
+    runs = {(lr, seed): json.loads((out / "runs" / f"mnist-rotated-scrambled-lconv-lr{lr}-seed{seed}" / "metrics.json")
+                                   .read_text()) for lr in ("0.0001", "0.03") for seed in (0, 3)}  # fmt: skip
+    assert len({m["test_accuracy"] for m in runs.values()}) > 1  # the seeds really differ
+    mean_val = {lr: (runs[lr, 0]["val_accuracy"] + runs[lr, 3]["val_accuracy"]) / 2 for lr in ("0.0001", "0.03")}
+    best = max(mean_val, key=mean_val.get)
+    tests = [runs[best, 0]["test_accuracy"], runs[best, 3]["test_accuracy"]]
+    assert row["lr"] == float(best) and row["seeds"] == [0, 3]
+    assert row["val_accuracy"] == pytest.approx(mean_val[best])
+    assert row["test_accuracy"] == pytest.approx(sum(tests) / 2)
+    assert row["test_std"] == pytest.approx(abs(tests[0] - tests[1]) / 2**0.5)
+    assert [r["test_accuracy"] for r in row["runs"]] == tests
+    md = (out / "table.md").read_text()
+    assert "--seeds 0,3" in md and f"{row['test_accuracy']:.4f} ± {row['test_std']:.4f}" in md
+
+
+def test_d_table_rejects_repeated_or_negative_seeds(tmp_path):
+    from lconv.experiments.dtable import d_table
+
+    for seeds in [(0, 0), (), (-1,)]:
+        with pytest.raises(ValueError, match="seeds must be distinct non-negative ints"):
+            d_table(seeds=seeds, out=tmp_path / "t")
+    assert not (tmp_path / "t").exists()
+
+
+@pytest.mark.parametrize(
+    "option, text, what",
+    [("--lrs", "1e-3,x", "numbers"), ("--lrs", "2e-3,,abc", "numbers"), ("--seeds", "0,1.5", "integers")],
+)
+def test_repro_d_table_rejects_a_malformed_grid(option, text, what, capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["repro", "d-table", option, text, "--data-dir", str(SHARED)])
     assert done.value.code == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("lconv: error: --lrs: expected comma-separated numbers") and len(err.splitlines()) == 1
+    assert err.startswith(f"lconv: error: {option}: expected comma-separated {what}") and len(err.splitlines()) == 1
 
 
 def test_d_table_rejects_nonpositive_learning_rates(tmp_path):

@@ -289,6 +289,9 @@ def repro(
     lrs: str = typer.Option(
         None, help="d-table: comma-separated learning rates; each cell keeps the best on validation [default: 2e-3]."
     ),
+    seeds: str = typer.Option(
+        None, help="d-table: comma-separated seeds; accuracies are mean ± std over them [default: --seed]."
+    ),
     data_dir: str = typer.Option(None, help="d-table: dataset folder [default: $LCONV_DATA]."),
     download: bool = typer.Option(False, "--download", help="d-table: fetch missing dataset files."),
     device: str = typer.Option("cpu", help="d-table: cpu, cuda or auto."),
@@ -301,10 +304,11 @@ def repro(
 
         split = lambda v: tuple(p.strip() for p in v.split(",") if p.strip())  # noqa: E731
         grid = None if lrs is None else tuple(_numbers("--lrs", lrs, float, "1e-3,2e-3,4e-3"))
+        seed_list = (seed,) if seeds is None else tuple(_numbers("--seeds", seeds, int, "0,1,2"))
         with console.status("running d-table") as status:
             folder, rows = d_table(
                 datasets=split(datasets), variants=split(variants), models=split(models), epochs=epochs,
-                train_size=train_size, seed=seed, lrs=grid, out=out, table=table, data_dir=data_dir,
+                train_size=train_size, seeds=seed_list, lrs=grid, out=out, table=table, data_dir=data_dir,
                 download=download, device=device, channels=channels, generators=generators, rank=rank,
                 progress=lambda cell: status.update(f"d-table: {cell} done"),
             )  # fmt: skip
@@ -313,7 +317,8 @@ def repro(
             t.add_column(col, justify="left" if col in ("dataset", "variant", "model") else "right")
         for r in rows:
             paper = "" if r["paper"] is None else f"{r['paper']:.4f}"
-            t.add_row(r["dataset"], r["variant"], r["model"], f"{r['test_accuracy']:.4f}", paper,
+            test = f"{r['test_accuracy']:.4f}" + (f" ± {r['test_std']:.4f}" if len(seed_list) > 1 else "")
+            t.add_row(r["dataset"], r["variant"], r["model"], test, paper,
                       f"{r['param_count']:,}", f"{r['lr']:g}", f"{r['epoch_seconds']:.1f}")  # fmt: skip
         console.print(t)
         console.print(f"run folder: {folder}")

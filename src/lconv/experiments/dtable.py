@@ -3,9 +3,13 @@
 Every cell is one :func:`lconv.experiments.train.train` run (its own run folder inside
 the table's folder), or, with ``lrs``, one run per learning rate of which the one with
 the best validation accuracy is kept (the same grid and the same rule for every model, so
-no model is compared at a learning rate tuned for another); the table holds the test
-accuracy of the best-validation weights, the learning rate, the parameter count and the
-time per epoch, with the paper's figures beside ours where
+no model is compared at a learning rate tuned for another), or, with several ``seeds``,
+one run per seed at each learning rate, the learning rate kept being the one with the
+best mean validation accuracy over the seeds. A seed fixes the data (rotation angles,
+pixel permutation, validation split) and the model's initial weights, so every model
+of one seed sees the same images. The table holds the test accuracy of the
+best-validation weights (mean and standard deviation over the seeds), the learning
+rate, the parameter count and the time per epoch, with the paper's figures beside ours where
 it gives one (``../shared/BENCHMARKS.md``: on rotated and scrambled MNIST the paper's
 L-conv reached 0.9445 and its best CNN 0.9259, both as best validation accuracy).
 """
@@ -13,6 +17,7 @@ L-conv reached 0.9445 and its best CNN 0.9259, both as best validation accuracy)
 from __future__ import annotations
 
 import io
+import statistics
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,7 +42,7 @@ def d_table(
     models: tuple[str, ...] = ("lconv", "cnn", "fc", "fc-shallow", "lconv-random"),
     epochs: int = 10,
     train_size: int | None = None,
-    seed: int = 0,
+    seeds: tuple[int, ...] = (0,),
     lrs: tuple[float, ...] | None = None,
     out: str | Path | None = None,
     table: str | Path | None = None,
@@ -53,7 +58,10 @@ def d_table(
     ``rank``, ``kernel``, ``batch_size``, ``lr``). ``lrs``: train every cell at each of
     these learning rates and keep the run with the best validation accuracy (its test
     accuracy is the one reported; the test set plays no part in the choice; each row's
-    ``grid`` lists every run). Writes ``results.json``, ``table.md`` and
+    ``grid`` lists every run). ``seeds``: train every cell once per seed (at every
+    learning rate) and report the mean test accuracy and its standard deviation
+    (``test_std``, ``n - 1`` in the denominator; 0 for one seed), the learning rate
+    being chosen on the mean validation accuracy. Writes ``results.json``, ``table.md`` and
     ``figures/d-table.png`` into the run folder (and the table to ``table`` if given).
     """
     if lrs is not None:  # checked before the first run, so that a bad value late in the grid wastes no training
@@ -64,35 +72,51 @@ def d_table(
             check_lr(v)
         if options.get("lr") is not None:
             raise ValueError("give either lr or lrs, not both")
+    seeds = tuple(seeds)
+    if not seeds or len(set(seeds)) != len(seeds) or not all(isinstance(s, int) and s >= 0 for s in seeds):
+        raise ValueError(f"seeds must be distinct non-negative ints, at least one, got {seeds}")
     folder = run_folder_path("repro", "d-table", out)
     rows = []
     for dataset in datasets:
         for variant in variants:
             for model in models:
                 cell = f"{dataset}-{variant}-{model}"
-                runs = []
+                grid = []
                 for lr in lrs or (options.get("lr"),):
-                    _, m = train(
-                        dataset=dataset, variant=variant, model=model, epochs=epochs, train_size=train_size, seed=seed,
-                        out=folder / "runs" / (cell if lrs is None else f"{cell}-lr{lr:g}"), data_dir=data_dir,
-                        download=download, device=device, **dict(options, lr=lr),
-                    )  # fmt: skip
-                    runs.append(m)
-                m = max(runs, key=lambda r: r["val_accuracy"])  # the first of equals: grid order breaks ties
-                rows.append(dict(dataset=dataset, variant=variant, model=model, test_accuracy=m["test_accuracy"],
-                                 val_accuracy=m["val_accuracy"], lr=m["lr"], param_count=m["param_count"],
-                                 epoch_seconds=m["epoch_seconds"], paper=PAPER.get((dataset, variant, model)),
-                                 grid=None if lrs is None else [dict(lr=r["lr"], val_accuracy=r["val_accuracy"],
-                                                                     test_accuracy=r["test_accuracy"]) for r in runs]))  # fmt: skip
+                    runs = []
+                    for seed in seeds:
+                        name = cell + ("" if lrs is None else f"-lr{lr:g}")
+                        name += "" if len(seeds) == 1 else f"-seed{seed}"
+                        _, m = train(
+                            dataset=dataset, variant=variant, model=model, epochs=epochs, train_size=train_size,
+                            seed=seed, out=folder / "runs" / name, data_dir=data_dir, download=download,
+                            device=device, **dict(options, lr=lr),
+                        )  # fmt: skip
+                        runs.append(m)
+                    grid.append(dict(lr=runs[0]["lr"], val_accuracy=statistics.fmean(r["val_accuracy"] for r in runs),
+                                     test_accuracy=statistics.fmean(r["test_accuracy"] for r in runs),
+                                     test_std=_std([r["test_accuracy"] for r in runs]),
+                                     epoch_seconds=statistics.fmean(r["epoch_seconds"] for r in runs),
+                                     param_count=runs[0]["param_count"],
+                                     runs=[dict(seed=s, val_accuracy=r["val_accuracy"], test_accuracy=r["test_accuracy"])
+                                           for s, r in zip(seeds, runs)]))  # fmt: skip
+                g = max(grid, key=lambda r: r["val_accuracy"])  # the first of equals: grid order breaks ties
+                rows.append(dict(dataset=dataset, variant=variant, model=model, test_accuracy=g["test_accuracy"],
+                                 test_std=g["test_std"], val_accuracy=g["val_accuracy"], lr=g["lr"],
+                                 param_count=g["param_count"], epoch_seconds=g["epoch_seconds"], seeds=list(seeds),
+                                 runs=g["runs"], paper=PAPER.get((dataset, variant, model)),
+                                 grid=None if lrs is None else [{k: v[k] for k in ("lr", "val_accuracy", "test_accuracy",
+                                                                                   "test_std")} for v in grid]))  # fmt: skip
                 if progress is not None:
                     progress(cell)
     flags = f" --datasets {','.join(datasets)} --variants {','.join(variants)} --models {','.join(models)}"
-    flags += f" --epochs {epochs}" + (f" --train-size {train_size}" if train_size else "") + f" --seed {seed}"
+    flags += f" --epochs {epochs}" + (f" --train-size {train_size}" if train_size else "")
+    flags += f" --seed {seeds[0]}" if len(seeds) == 1 else f" --seeds {','.join(map(str, seeds))}"
     flags += f" --lrs {','.join(f'{v:g}' for v in lrs)}" if lrs else ""
     flags += "".join(f" --{k.replace('_', '-')} {v}" for k, v in options.items() if v is not None)
     md = markdown(rows, f"lconv repro d-table{flags}")
     config = dict(datasets=datasets, variants=variants, models=models, epochs=epochs, train_size=train_size,
-                  seed=seed, lrs=lrs, options=options)  # fmt: skip
+                  seeds=seeds, lrs=lrs, options=options)  # fmt: skip
     write_json(folder / "results.json", dict(experiment="d-table", version=__version__, config=config, rows=rows))
     write_text(folder / "table.md", md)
     _bar_chart(rows, folder / "figures" / "d-table.png")
@@ -101,11 +125,25 @@ def d_table(
     return folder, rows
 
 
+def _std(values: list[float]) -> float:
+    """Sample standard deviation (``n - 1`` in the denominator); 0 for a single value."""
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
 def markdown(rows: list[dict], command: str) -> str:
-    """The table as markdown, headed by the command that made it (and the ``--lrs`` grid, where rows have one)."""
+    """The table as markdown, headed by the command that made it (and the ``--lrs`` grid, where rows have one).
+
+    With several seeds, accuracies read ``mean ± standard deviation`` over the seeds.
+    """
     lr_grid = bool(rows) and rows[0].get("grid") is not None
+    n_seeds = len(rows[0].get("seeds", [0])) if rows else 1
     chosen = (" Every model was trained at each learning rate of `--lrs`; the run with the best validation accuracy "
               "is the one shown (`lr`).") if lr_grid else ""  # fmt: skip
+    if n_seeds > 1:
+        chosen += (f" Each figure is the mean ± standard deviation over {n_seeds} seeds (each seed draws its own "
+                   "rotations, pixel permutation, validation split and initial weights, the same for every model)"
+                   + ("; the learning rate kept is the one with the best mean validation accuracy." if lr_grid else "."))  # fmt: skip
+    acc = (lambda m, s: f"{m:.4f} ± {s:.4f}") if n_seeds > 1 else (lambda m, s: f"{m:.4f}")  # noqa: E731
     lines = [
         "# SI D: image classification, test accuracy",
         "",
@@ -117,11 +155,13 @@ def markdown(rows: list[dict], command: str) -> str:
     ]
     for r in rows:
         paper = "" if r["paper"] is None else f"{r['paper']:.4f}"
-        lines.append(f"| {r['dataset']} | {r['variant']} | {r['model']} | {r['test_accuracy']:.4f} | {paper} | "
+        test = acc(r["test_accuracy"], r.get("test_std", 0.0))
+        lines.append(f"| {r['dataset']} | {r['variant']} | {r['model']} | {test} | {paper} | "
                      f"{r['param_count']:,} | {r['lr']:g} | {r['epoch_seconds']:.1f} |")  # fmt: skip
     if lr_grid:
         lrs = [g["lr"] for g in rows[0]["grid"]]
-        lines += ["", "Validation accuracy at each learning rate (bold: the run kept):", "",
+        mean = " (mean over the seeds;" if n_seeds > 1 else " ("
+        lines += ["", f"Validation accuracy at each learning rate{mean} bold: the run kept):", "",
                   "| dataset | variant | model | " + " | ".join(f"lr {v:g}" for v in lrs) + " |",
                   "|---|---|---|" + "---|" * len(lrs)]  # fmt: skip
         for r in rows:
@@ -143,9 +183,12 @@ def _bar_chart(rows: list[dict], path: Path) -> Path:
     width = 0.8 / len(models)
     fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(groups)) + 1.5, 3.8))
     for j, model in enumerate(models):
-        acc = [next((r["test_accuracy"] for r in rows if (r["dataset"], r["variant"]) == g and r["model"] == model),
-                    float("nan")) for g in groups]  # fmt: skip
-        ax.bar([i + (j - (len(models) - 1) / 2) * width for i in range(len(groups))], acc, width, label=model)
+        cell = [next((r for r in rows if (r["dataset"], r["variant"]) == g and r["model"] == model), None)
+                for g in groups]  # fmt: skip
+        acc = [float("nan") if r is None else r["test_accuracy"] for r in cell]
+        std = [0.0 if r is None else r.get("test_std", 0.0) for r in cell]  # error bars: the spread over the seeds
+        ax.bar([i + (j - (len(models) - 1) / 2) * width for i in range(len(groups))], acc, width, label=model,
+               yerr=std if any(std) else None, capsize=2)  # fmt: skip
     for i, g in enumerate(groups):
         for j, model in enumerate(models):
             paper = PAPER.get((*g, model))
