@@ -28,6 +28,9 @@ from .train import check_lr, train
 
 __all__ = ["PAPER", "d_table"]
 
+#: What each row's ``grid`` keeps of every learning rate's runs.
+_GRID_KEYS = ("lr", "val_accuracy", "test_accuracy", "test_std")
+
 #: (dataset, variant, model) -> the paper's figure (SI D, best validation accuracy).
 PAPER: dict[tuple[str, str, str], float] = {
     ("mnist", "rotated-scrambled", "lconv"): 0.9445,
@@ -101,12 +104,9 @@ def d_table(
                                      runs=[dict(seed=s, val_accuracy=r["val_accuracy"], test_accuracy=r["test_accuracy"])
                                            for s, r in zip(seeds, runs)]))  # fmt: skip
                 g = max(grid, key=lambda r: r["val_accuracy"])  # the first of equals: grid order breaks ties
-                rows.append(dict(dataset=dataset, variant=variant, model=model, test_accuracy=g["test_accuracy"],
-                                 test_std=g["test_std"], val_accuracy=g["val_accuracy"], lr=g["lr"],
-                                 param_count=g["param_count"], epoch_seconds=g["epoch_seconds"], seeds=list(seeds),
-                                 runs=g["runs"], paper=PAPER.get((dataset, variant, model)),
-                                 grid=None if lrs is None else [{k: v[k] for k in ("lr", "val_accuracy", "test_accuracy",
-                                                                                   "test_std")} for v in grid]))  # fmt: skip
+                rows.append(dict(dataset=dataset, variant=variant, model=model, **g, seeds=list(seeds),
+                                 paper=PAPER.get((dataset, variant, model)),
+                                 grid=None if lrs is None else [{k: v[k] for k in _GRID_KEYS} for v in grid]))  # fmt: skip
                 if progress is not None:
                     progress(cell)
     flags = f" --datasets {','.join(datasets)} --variants {','.join(variants)} --models {','.join(models)}"
