@@ -19,6 +19,7 @@ from .datasets import (
     scramble_pixels,
     split_validation,
 )
+from .files import FORMATS, KINDS, DataFile, read_data, write_pairs
 from .regression import (
     REGRESSION_TASKS,
     Regression,
@@ -43,10 +44,13 @@ from .synthetic import (
 __all__ = [
     "DATASETS",
     "ENV_VAR",
+    "FORMATS",
     "IMAGE_ALGEBRAS",
+    "KINDS",
     "REGRESSION_TASKS",
     "SPLITS",
     "VARIANTS",
+    "DataFile",
     "DatasetInfo",
     "Pairs",
     "Regression",
@@ -64,6 +68,7 @@ __all__ = [
     "lorentz_regression",
     "o5_regression",
     "pixel_permutation",
+    "read_data",
     "regression_task",
     "resolve_data_dir",
     "rotate_images",
@@ -74,4 +79,5 @@ __all__ = [
     "two_body_step",
     "uniform_images",
     "vector_pairs",
+    "write_pairs",
 ]
