@@ -16,6 +16,7 @@ from ._lie import (
     exp,
     exp_apply,
     exp_approx,
+    log,
     structure_constants,
 )
 from ._spaces import (
@@ -48,6 +49,7 @@ __all__ = [
     "gcn",
     "incidence",
     "kron_space",
+    "log",
     "matrix_algebra",
     "pushforward",
     "rotation",

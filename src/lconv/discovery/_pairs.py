@@ -31,20 +31,30 @@ symmetry that moves pixels and nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.autograd.forward_ad as fwAD
 from torch import Tensor
 
 from ..algebra._lie import closure_loss, exp_apply
-from ..algebra._spaces import VectorFieldSpace
+from ..algebra._spaces import VectorFieldSpace, antisymmetric_space, full_space, vector_field_space
+from ..grid import Grid
+from ._starts import Start, count_drop, from_group_elements, from_invariants
 
 METHODS = ("exp", "lstsq", "lconv")
 STRUCTURES = ("free", "antisymmetric")
+#: Search spaces ``fit_pairs(structure=...)`` and ``lconv discover --structure`` accept by name.
+SPACES = ("free", "antisymmetric", "vector-field")
+#: Up to this ``d`` the ``exp`` fit forms ``exp(t . L)`` per pair (batched ``matrix_exp``) and
+#: tries the starts of :mod:`lconv.discovery._starts`; above it, it applies ``exp`` to vectors.
+SMALL_D = 32
 
 
 @dataclass
@@ -58,7 +68,11 @@ class DiscoveryResult:
         history: per-epoch ``loss`` (mean squared error of the model on the pairs) and
             ``seconds``.
         method: the method used.
-        config: the resolved options.
+        config: the resolved options (``start``: the route the fit started from).
+        spectrum: with ``n_generators="auto"`` (or a start that has one), the evidence for
+            the number of generators: ascending values, 0 for a direction the pairs
+            certainly use (module docstring of :mod:`lconv.discovery._starts`), or None.
+        residuals: ``(k,)`` each generator's value in ``spectrum``, or None.
     """
 
     generators: Tensor
@@ -66,13 +80,48 @@ class DiscoveryResult:
     history: dict[str, list[float]] = field(default_factory=dict)
     method: str = "exp"
     config: dict = field(default_factory=dict)
+    spectrum: Tensor | None = None
+    residuals: Tensor | None = None
+
+    def sample(self, x, scale: float = 1.0, *, generator: torch.Generator | None = None) -> Tensor:
+        """Data augmentation: ``exp(sum_i t_i L_i) x`` with ``t_i ~ N(0, scale^2)`` drawn per sample.
+
+        Args:
+            x: ``(B, d)`` or ``(B, C, d)`` (the channels of a sample share ``t``), tensor or array.
+            scale: standard deviation of each ``t_i``; the generators have unit Frobenius
+                norm when ``t`` was unknown, so ``scale`` is the size of the group element.
+            generator: a ``torch.Generator`` for reproducible draws.
+
+        Returns:
+            the transformed samples, shaped like ``x``.
+        """
+        x = torch.as_tensor(x)
+        if not x.is_floating_point() or x.dim() not in (2, 3) or x.shape[-1] != self.generators.shape[-1]:
+            raise ValueError(
+                f"sample: x must be float (B, {self.generators.shape[-1]}) or (B, C, {self.generators.shape[-1]}), "
+                f"got {x.dtype} {tuple(x.shape)}"
+            )
+        L = self.generators.to(x)
+        t = scale * torch.randn(len(x), len(L), generator=generator, dtype=x.dtype).to(x.device)
+        with torch.no_grad():
+            return _apply(L, t, x)
 
 
 # ------------------------------------------------------------------------------ checks
+def _as_tensor(v, name: str) -> Tensor:
+    """Tensors pass through; numpy arrays and nested lists become tensors (float64 stays float64)."""
+    if isinstance(v, Tensor):
+        return v
+    if isinstance(v, (np.ndarray, list, tuple)):
+        arr = np.asarray(v)
+        if arr.dtype.kind not in "fiu":
+            raise TypeError(f"fit_pairs: {name} must hold numbers, got an array of {arr.dtype}")
+        return torch.as_tensor(arr if arr.dtype.kind == "f" else arr.astype(np.float32))
+    raise TypeError(f"fit_pairs: {name} must be a torch.Tensor or a numpy array, got {type(v).__name__}")
+
+
 def _check_pairs(x, y, k, t, basis, method, structure) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
     for name, v in (("x", x), ("y", y)):
-        if not isinstance(v, Tensor):
-            raise TypeError(f"fit_pairs: {name} must be a torch.Tensor, got {type(v).__name__}")
         if not v.is_floating_point():
             raise TypeError(f"fit_pairs: {name} must be floating point, got {v.dtype}; cast with .float()")
     if x.shape != y.shape:
@@ -84,7 +133,7 @@ def _check_pairs(x, y, k, t, basis, method, structure) -> tuple[Tensor, Tensor, 
     if method not in METHODS:
         raise ValueError(f"fit_pairs: unknown method {method!r}; choose one of {METHODS}")
     if structure not in STRUCTURES:
-        raise ValueError(f"fit_pairs: unknown structure {structure!r}; choose one of {STRUCTURES}")
+        raise ValueError(f"fit_pairs: unknown structure {structure!r}; choose one of {SPACES}")
     x3 = x[:, None] if x.dim() == 2 else x
     y3 = y[:, None] if y.dim() == 2 else y
     n, _, d = x3.shape
@@ -100,10 +149,13 @@ def _check_pairs(x, y, k, t, basis, method, structure) -> tuple[Tensor, Tensor, 
         if basis.dim() != 3 or basis.shape[1:] != (d, d):
             raise ValueError(f"fit_pairs: basis must be (m, {d}, {d}), got {tuple(basis.shape)}")
         room = len(basis)
-    if not isinstance(k, int) or not 1 <= k <= room:
+    if k == "auto":
+        if method != "exp" or t is not None:
+            raise ValueError("fit_pairs: n_generators='auto' needs method='exp' and unknown t; give a number")
+    elif not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= room:
         raise ValueError(
             f"fit_pairs: n_generators={k!r} but the search space has dimension {room}; "
-            f"choose 1 <= n_generators <= {room}"
+            f"choose 1 <= n_generators <= {room} or 'auto'"
         )
     if t is not None:
         t = torch.as_tensor(t, dtype=x.dtype)
@@ -217,31 +269,112 @@ def _fit_t(L: Tensor, x: Tensor, y: Tensor) -> Tensor:
     return (torch.linalg.pinv(a, rtol=1e-6, hermitian=True) @ b[:, :, None])[..., 0]
 
 
+def _apply(L: Tensor, t: Tensor, x: Tensor) -> Tensor:
+    """``exp(sum_i t_ni L_i) x_n`` for ``x`` ``(N, C, d)`` or ``(N, d)``: batched ``matrix_exp`` for
+    ``d <= SMALL_D`` (one ``d x d`` element per pair), :func:`~lconv.algebra.exp_apply` above."""
+    if L.shape[-1] > SMALL_D:
+        return exp_apply(L, t, x)
+    g = torch.linalg.matrix_exp(torch.einsum("nk,kij->nij", t, L))
+    return x @ g.transpose(1, 2) if x.dim() == 3 else (g @ x[:, :, None])[..., 0]
+
+
+def _pair_errors(L: Tensor, t: Tensor, x: Tensor, y: Tensor) -> Tensor:
+    with torch.no_grad():
+        return (_apply(L, t, x) - y).flatten(1).pow(2).sum(1)
+
+
+def _values_and_jacobian(L: Tensor, t: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+    """``exp(t . L) x`` ``(n, c d)`` and its exact Jacobian in ``t`` ``(n, k, c d)``.
+
+    Small ``d``: ``matrix_exp`` of the ``2d x 2d`` block matrices ``[[M, L_i], [0, M]]`` with
+    ``M = t . L``, whose diagonal block is ``exp(M)`` and upper right block the Frechet
+    derivative ``Dexp_M(L_i)``, all ``N k`` of them in one batch. Large ``d``: forward-mode
+    differentiation of :func:`~lconv.algebra.exp_apply`, one pass per generator.
+    """
+    k, d, _ = L.shape
+    if d <= SMALL_D:
+        n = len(t)
+        m = torch.einsum("nk,kij->nij", t, L)[:, None].expand(n, k, d, d)
+        big = m.new_zeros(n, k, 2 * d, 2 * d)
+        big[:, :, :d, :d] = m
+        big[:, :, d:, d:] = m
+        big[:, :, :d, d:] = L
+        top = torch.linalg.matrix_exp(big)[:, :, :d]  # (n, k, d, 2d): [exp(M), Dexp_M(L_i)]
+        value = torch.einsum("nij,ncj->nci", top[:, 0, :, :d], x).flatten(1)
+        jac = torch.einsum("nkij,ncj->nkci", top[..., d:], x).flatten(2)
+        return value, jac
+    cols = []
+    with fwAD.dual_level():
+        for i in range(k):
+            tangent = torch.zeros_like(t)
+            tangent[:, i] = 1.0
+            out = fwAD.unpack_dual(exp_apply(L, fwAD.make_dual(t, tangent), x))
+            cols.append(out.tangent.flatten(1))
+    return out.primal.flatten(1), torch.stack(cols, 1)
+
+
 def _newton_t(L: Tensor, t: Tensor, x: Tensor, y: Tensor, iters: int) -> Tensor:
     """Refine per-pair coefficients on ``|exp(t . L) x - y|^2`` by Gauss-Newton steps (no gradient to L).
 
-    The Jacobian ``d exp(t . L) x / d t_i`` is exact (forward-mode differentiation, one pass
-    per generator), so the steps are right also for generators that do not commute.
+    The Jacobian ``d exp(t . L) x / d t_i`` is exact (:func:`_values_and_jacobian`), so the
+    steps are right also for generators that do not commute.
     """
     L = L.detach()
-    k = L.shape[0]
     t = t.detach().clone()
     for _ in range(iters):
-        cols = []
-        with torch.no_grad(), fwAD.dual_level():
-            for i in range(k):
-                tangent = torch.zeros_like(t)
-                tangent[:, i] = 1.0
-                out = fwAD.unpack_dual(exp_apply(L, fwAD.make_dual(t, tangent), x))
-                cols.append(out.tangent.flatten(1))
-            r = (out.primal - y).flatten(1)  # (n, c d)
-        jac = torch.stack(cols, 1)  # (n, k, c d)
+        with torch.no_grad():
+            values, jac = _values_and_jacobian(L, t, x)
+            r = values - y.flatten(1)  # (n, c d)
         h = jac @ jac.transpose(1, 2)
         g = (jac @ r[:, :, None])[..., 0]
         step = (torch.linalg.pinv(h, rtol=1e-6, hermitian=True) @ g[:, :, None])[..., 0]
         limit = 0.5 * (t.abs() + 1.0)  # trust region: at most half of |t| + 1 per step
         t = t - torch.maximum(torch.minimum(step, limit), -limit)
+        if float(step.abs().max()) <= 1e-12 * max(1.0, float(t.abs().max())):
+            break
     return t
+
+
+def _fit_t_starts(L: Tensor, x: Tensor, y: Tensor, t0: Tensor | None, *, starts: int = 8, iters: int = 8,
+                  seed: int = 0) -> Tensor:
+    """Each pair's coefficients for fixed generators, from several starts (small ``d``).
+
+    Gauss-Newton from ``t0`` (if given) and from the first-order fit; the pairs still left
+    with a relative error above ``max(1e-6, 4 q)`` (``q`` the error the best tenth of the
+    pairs reach, their noise) then also try ``starts`` random points whose group
+    elements reach an angle of ``pi``, and each pair keeps its best. For large
+    transformations one start is not enough: ``exp`` is periodic along compact directions,
+    so the error in ``t`` has many local minima.
+    """
+    L = L.detach()
+    best, best_err = None, None
+
+    def keep(tc, rows):
+        nonlocal best, best_err
+        err = _pair_errors(L, tc, x[rows], y[rows])
+        if best is None:
+            best, best_err = tc.clone(), err
+            return
+        better = err < best_err[rows]
+        best[rows] = torch.where(better[:, None], tc, best[rows])
+        best_err[rows] = torch.where(better, err, best_err[rows])
+
+    every = torch.arange(len(x), device=x.device)
+    for c in [_fit_t(L, x, y)] + ([t0.to(x)] if t0 is not None else []):
+        keep(_newton_t(L, c, x, y, iters), every)
+    size = y.flatten(1).pow(2).sum(1).clamp_min(1e-300)
+    # a pair is lost when its error is well above what the best tenth reach (noise) and above rounding
+    floor = max(1e-6, 4 * float(torch.quantile((best_err / size).float(), 0.1)))
+    gen = torch.Generator().manual_seed(seed)
+    norm = float(torch.linalg.matrix_norm(L.double(), ord=2).max().clamp_min(1e-12))
+    for _ in range(starts):
+        lost = every[best_err > floor * size]
+        if len(lost) == 0:
+            break
+        r = torch.randn(len(lost), len(L), generator=gen, dtype=torch.float64)
+        r = r / r.norm(dim=1, keepdim=True).clamp_min(1e-12) * torch.rand(len(lost), 1, generator=gen, dtype=torch.float64)
+        keep(_newton_t(L, (math.pi / norm * r).to(x), x[lost], y[lost], iters), lost)
+    return best
 
 
 def _penalties(L: Tensor, orthogonality: float, closure: float) -> Tensor:
@@ -262,25 +395,29 @@ def _penalties(L: Tensor, orthogonality: float, closure: float) -> Tensor:
 def fit_coefficients(generators: Tensor, x: Tensor, y: Tensor, *, newton_steps: int = 5) -> Tensor:
     """Best coefficients per pair for given generators: ``argmin_t |exp(t . L) x - y|``, ``(N, k)``.
 
-    First-order least squares, then Gauss-Newton steps on the exact model.
+    First-order least squares, then Gauss-Newton steps on the exact model; for
+    ``d <= SMALL_D`` also from random starts where a pair is left far from its best
+    (large transformations, :func:`_fit_t_starts`).
     """
     x3 = x[:, None] if x.dim() == 2 else x
     y3 = y[:, None] if y.dim() == 2 else y
     L = generators.to(x3)
+    if newton_steps > 0 and L.shape[-1] <= SMALL_D:
+        return _fit_t_starts(L, x3, y3, None, iters=max(newton_steps, 8))
     t = _fit_t(L, x3, y3)
     return _newton_t(L, t, x3, y3, newton_steps) if newton_steps > 0 else t
 
 
-# ------------------------------------------------------------------------------ entry point
 def fit_pairs(
     x: Tensor,
     y: Tensor,
-    n_generators: int = 1,
+    n_generators: int | str = 1,
     t: Tensor | None = None,
     *,
     method: str = "exp",
-    structure: str = "free",
-    basis: Tensor | None = None,
+    structure: str | None = None,
+    basis: Tensor | VectorFieldSpace | None = None,
+    grid: Grid | tuple[int, ...] | None = None,
     epochs: int = 30,
     inner_steps: int = 25,
     batch_size: int = 64,
@@ -290,25 +427,45 @@ def fit_pairs(
     newton_steps: int = 3,
     chunk: int = 1024,
     init_fraction: float = 0.25,
+    threads: int | str = "auto",
     seed: int = 0,
     device: str | torch.device | None = None,
     progress: Callable[[int, int, float], None] | None = None,
 ) -> DiscoveryResult:
     """Learn ``n_generators`` generators from pairs ``y = exp(sum_i t_i L_i) x``.
 
+    **Starts.** With ``t`` unknown the ``exp`` fit needs a start. For ``d <= SMALL_D`` (32)
+    it tries three and keeps the one whose generators, with each pair's best ``t``
+    (Gauss-Newton from several starts), fit the pairs best: the first-order start (pairs
+    that change least), the span of each pair's group element's logarithm (pairs of
+    ``C >= d`` points spanning ``R^d``), and the algebra that keeps the pairs' quadratic
+    invariants (:mod:`lconv.discovery._starts`). The last two hold for transformations of
+    any size, e.g. Haar-random rotations; no continuation from small to large changes is
+    needed. Above ``SMALL_D`` (images) only the first-order start is used, and ``exp`` is
+    applied to vectors without forming it.
+
     Args:
         x, y: samples ``(N, d)`` or ``(N, C, d)`` (channels of one sample share ``t``),
-            related by unknown elements of an unknown connected group.
-        n_generators: ``k``, the number of generators to learn.
+            related by unknown elements of an unknown connected group; tensors or
+            numpy arrays.
+        n_generators: ``k``, the number of generators to learn, or ``"auto"``: the
+            number the start's spectrum singles out (the largest gap; rules in
+            :mod:`lconv.discovery._starts`, and for the first-order start the largest
+            drop of the first-order residual as generators are added); the evidence is
+            ``result.spectrum`` and ``result.residuals``.
         t: known coefficients ``(N,)`` or ``(N, k)``, or None (unknown, fitted per pair).
         method: ``"exp"`` (default), ``"lstsq"`` or ``"lconv"`` (module docstring).
-        structure: ``"free"`` or ``"antisymmetric"`` search space.
-        basis: optional search space: ``(m, d, d)`` matrices whose combinations the
-            generators are, or a :class:`~lconv.algebra.VectorFieldSpace` (the generators
-            of flows on an image grid, ``ndim d`` parameters each).
+        structure: the search space by name, as on the command line: ``"free"`` (all
+            ``d x d`` matrices; also ``"full"``), ``"antisymmetric"``, or
+            ``"vector-field"`` (flows on the image grid ``grid``). Default:
+            ``"vector-field"`` when ``grid`` is given, else ``"free"``.
+        basis: or the search space as ``(m, d, d)`` matrices whose combinations the
+            generators are, or a :class:`~lconv.algebra.VectorFieldSpace`.
+        grid: the image grid (a :class:`~lconv.Grid` or its shape) of ``d`` pixels, for
+            ``structure="vector-field"``.
         epochs: ``exp``: rounds of (refit ``t``, then ``inner_steps`` L-BFGS iterations on
-            the generators), stopping early once the loss no longer changes; ``lconv``:
-            passes of Adam over the pairs.
+            the generators), stopping early once neither the loss nor the span of the
+            generators changes; ``lconv``: passes of Adam over the pairs.
         inner_steps: L-BFGS iterations per round (``exp``).
         batch_size, lr: Adam minibatch and learning rate (``lconv``; the paper used 64).
         orthogonality, closure: weights of the penalties for ``k >= 2`` (``exp``).
@@ -317,43 +474,137 @@ def fit_pairs(
         init_fraction: with unknown ``t``, the first-order start uses this share of the
             pairs, those whose relative change ``|y - x| / |x|`` is smallest (the first
             order holds for small transformations).
-        seed: seeds the initialisation of ``lconv``.
+        threads: torch threads during the fit; ``"auto"`` uses one thread for problems
+            whose products are small (``N C d^2 <= 5e7``), where more threads only wait on
+            each other (and on a busy machine wait for the CPU), and torch's setting above.
+        seed: seeds the initialisation of ``lconv`` and the random starts of ``t``.
         device: where to compute (default: where ``x`` is).
         progress: called as ``progress(epoch, epochs, loss)`` after each epoch.
 
     Returns:
-        :class:`DiscoveryResult`; ``.generators`` is ``(k, d, d)`` on the CPU.
+        :class:`DiscoveryResult`; ``.generators`` is ``(k, d, d)`` on the CPU, in ``x``'s dtype.
+
+    Warns:
+        ``RuntimeWarning`` when the refinement diverged or failed (the start is kept), and
+        when the generators explain less than a tenth of the pairs' change.
     """
+    x, y = _as_tensor(x, "x"), _as_tensor(y, "y")
+    basis, structure = _resolve_space(structure, basis, grid, x)
     x3, y3, t_known, basis = _check_pairs(x, y, n_generators, t, basis, method, structure)
-    dev = torch.device(device) if device is not None else x.device
-    x3, y3 = x3.to(dev), y3.to(dev)
-    dtype = x3.dtype
-    n, _, d = x3.shape
-    k = n_generators
+    n, c, d = x3.shape
+    with _fit_threads(threads, n * c * d * d):
+        return _fit_pairs(x3, y3, n_generators, t_known, method, structure, basis, epochs, inner_steps, batch_size,
+                          lr, orthogonality, closure, newton_steps, chunk, init_fraction, seed,
+                          torch.device(device) if device is not None else x.device, progress)  # fmt: skip
+
+
+class _Exact(Exception):
+    """The start already fits the pairs within rounding: no refinement."""
+
+
+def _resolve_space(structure, basis, grid, x) -> tuple:
+    """``(basis, structure)`` for ``_check_pairs`` from the names the API and the CLI share."""
+    if structure is not None and structure not in (*SPACES, "full"):
+        raise ValueError(f"fit_pairs: unknown structure {structure!r}; choose one of {SPACES}")
+    if structure == "full":
+        structure = "free"
+    if grid is not None and not isinstance(grid, Grid):
+        grid = Grid(tuple(grid) if isinstance(grid, (tuple, list)) else grid)
+    if structure == "vector-field" or (structure is None and grid is not None and basis is None):
+        if grid is None:
+            raise ValueError("fit_pairs: structure='vector-field' needs the image grid: pass grid=(height, width)")
+        if basis is not None:
+            raise ValueError("fit_pairs: give either basis= or structure='vector-field', not both")
+        if grid.size != x.shape[-1]:
+            raise ValueError(f"fit_pairs: grid {tuple(grid.shape)} has {grid.size} pixels, the pairs d = {x.shape[-1]}")
+        return vector_field_space(grid), "free"
+    return basis, structure or "free"
+
+
+@contextlib.contextmanager
+def _fit_threads(threads, work: float):
+    """Run with one torch thread for small products (``threads="auto"``), or with ``threads``."""
+    if threads == "auto":
+        threads = 1 if work <= 5e7 else None
+    elif not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ValueError(f"fit_pairs: threads must be a positive int or 'auto', got {threads!r}")
+    before = torch.get_num_threads()
+    if threads is not None and threads != before:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+def _explicit_basis(space: _Space, d: int, dtype) -> Tensor:
+    """The search space as ``(m, d, d)`` matrices (small ``d`` only)."""
+    if isinstance(space.basis, VectorFieldSpace):
+        return space.basis.basis().to(dtype)
+    if space.basis is not None:
+        return space.basis.to(dtype)
+    if space.structure == "antisymmetric":
+        return antisymmetric_space(d, dtype=dtype)
+    return full_space(d, dtype=dtype)
+
+
+def _first_order_start(x3, y3, k, space, init_fraction) -> Tensor:
+    """Generators from the pairs that change least, by the first-order model (unit norm)."""
+    n, c, d = x3.shape
+    change = (y3 - x3).flatten(1).norm(dim=1) / x3.flatten(1).norm(dim=1).clamp_min(1e-12)
+    m = min(n, max(int(init_fraction * n), 2 * k * d // max(1, c), 8), 4000)  # Gram is m x m
+    small = torch.argsort(change)[:m]
+    xs, ys = x3[small], y3[small]
+    L = _init_unknown(xs, ys, k)
+    L = _varpro_first_order(space.generators(space.project(L)), xs, ys, space)
+    return _unit(L)
+
+
+def _first_order_count(x3, y3, space, init_fraction, room) -> Start:
+    """``n_generators="auto"`` for the first-order start: ``r_k`` is the share of the change that
+    ``k`` first-order generators leave unexplained, counted by :func:`count_drop`."""
+    residual = []
+    delta = (y3 - x3).flatten(1)
+    for k in range(1, min(6, room) + 1):
+        L = space.generators(space.project(_first_order_start(x3, y3, k, space, init_fraction)))
+        t = _fit_t(L, x3, y3)
+        fit = torch.einsum("kij,ncj,nk->nci", L, x3, t).flatten(1)
+        residual.append(float((delta - fit).pow(2).sum() / delta.pow(2).sum().clamp_min(1e-300)))
+    r = torch.tensor(residual, dtype=torch.float64)
+    return Start("first order", torch.empty(0), r, count_drop(r))
+
+
+def _fit_pairs(x3, y3, k, t_known, method, structure, basis, epochs, inner_steps, batch_size, lr, orthogonality,
+               closure, newton_steps, chunk, init_fraction, seed, dev, progress) -> DiscoveryResult:  # fmt: skip
+    out_dtype = x3.dtype
+    n, c, d = x3.shape
+    small = d <= SMALL_D and not isinstance(basis, VectorFieldSpace)
+    dtype = torch.float64 if small else x3.dtype  # small problems: float64 costs nothing and never breaks
+    x3, y3 = x3.to(dev, dtype), y3.to(dev, dtype)
     space = _Space(structure, None if basis is None else basis.to(dev, dtype), d)
     config = dict(n_generators=k, t_known=t_known is not None, method=method, structure=structure,
                   basis=None if basis is None else len(basis), epochs=epochs, inner_steps=inner_steps,
                   batch_size=batch_size, lr=lr, orthogonality=orthogonality, closure=closure,
                   newton_steps=newton_steps, init_fraction=init_fraction, seed=seed,
-                  smoothness=basis.smoothness if isinstance(basis, VectorFieldSpace) else None)  # fmt: skip
+                  smoothness=basis.smoothness if isinstance(basis, VectorFieldSpace) else None,
+                  threads=torch.get_num_threads())  # fmt: skip
     history: dict[str, list[float]] = {"loss": [], "seconds": []}
     start = time.perf_counter()
+    spectrum = residuals = None
+    chunk = n if small else chunk
 
     # ---- first-order solution: the lstsq method, and the start of the others
     if t_known is not None:
-        t_fit = t_known.to(dev)
-        L = _first_order_fit(x3, y3, t_fit)
-    else:
-        # First order holds for small transformations: start from the pairs that change least.
-        change = (y3 - x3).flatten(1).norm(dim=1) / x3.flatten(1).norm(dim=1).clamp_min(1e-12)
-        m = min(n, max(int(init_fraction * n), 2 * k * d // max(1, x3.shape[1]), 8), 4000)  # Gram is m x m
-        small = torch.argsort(change)[:m]
-        xs, ys = x3[small], y3[small]
-        L = _init_unknown(xs, ys, k)
-        L = _varpro_first_order(space.generators(space.project(L)), xs, ys, space)
-        L = _unit(L)
+        t_fit = t_known.to(dev, dtype)
+        L = space.generators(space.project(_first_order_fit(x3, y3, t_fit)))
+    elif method != "exp":
+        L = space.generators(space.project(_first_order_start(x3, y3, k, space, init_fraction)))
         t_fit = _fit_t(L, x3, y3)
-    L = space.generators(space.project(L))
+    else:
+        L, t_fit, k, spectrum, residuals, chosen = _choose_start(x3, y3, k, space, basis, small, init_fraction,
+                                                                  seed, history, chunk)  # fmt: skip
+        config.update(n_generators=k, start=chosen)
 
     if method == "lstsq":
         if isinstance(basis, VectorFieldSpace) and basis.smoothness > 0:
@@ -362,7 +613,8 @@ def fit_pairs(
         with torch.no_grad():
             history["loss"].append(float((x3 + torch.einsum("kij,ncj,nk->nci", L, x3, t_fit) - y3).pow(2).mean()))
         history["seconds"].append(time.perf_counter() - start)
-        return DiscoveryResult(L.detach().cpu(), t_fit.detach().cpu(), history, method, config)
+        return DiscoveryResult(L.detach().cpu().to(out_dtype), t_fit.detach().cpu().to(out_dtype), history, method,
+                               config)  # fmt: skip
 
     # ---- iterative methods
     normalise = t_known is None
@@ -373,22 +625,33 @@ def fit_pairs(
         return _unit(Lc) if normalise else Lc
 
     if method == "exp":
-        # Keep the refinement only if it fits the pairs better than its first-order start
-        # (judged by the objective itself; the start is kept if the refinement diverges).
+        # Keep the refinement only if it fits the pairs better than its start (judged by the
+        # objective itself; the start is kept if the refinement diverges or fails).
         start_L, start_t = current().detach().clone(), t_fit.clone()
         start_loss = _exp_loss(start_L, start_t, x3, y3, chunk)
+        problem = None
         try:
+            if _exact(start_loss, x3, y3):
+                raise _Exact
             _fit_exp(params, current, x3, y3, t_fit, t_known is None, epochs, inner_steps, newton_steps,
                      orthogonality, closure, chunk, history, start, progress)  # fmt: skip
             end_loss = history["loss"][-1]  # the loss of the current state, recorded by the last round
-        except FloatingPointError:
-            end_loss = math.inf
+        except _Exact:
+            end_loss = start_loss
+        except (FloatingPointError, RuntimeError, torch.linalg.LinAlgError) as exc:
+            end_loss, problem = math.inf, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         history["start_loss"] = [start_loss]
         if not end_loss <= start_loss:
             with torch.no_grad():
                 params.copy_(space.project(start_L))
                 t_fit.copy_(start_t)
             history["kept_start"] = [1.0]
+            if problem is not None:
+                warnings.warn(
+                    f"fit_pairs: the refinement failed ({problem}); kept its start (loss {start_loss:.3g}). "
+                    "Try structure='antisymmetric' for a compact group, fewer generators, or pairs that change less",
+                    RuntimeWarning, stacklevel=3,
+                )  # fmt: skip
     else:
         _fit_lconv(params, current, x3, y3, t_fit, epochs, batch_size, lr, seed, history, start, progress)
     with torch.no_grad():
@@ -400,13 +663,76 @@ def fit_pairs(
             if t_known is None:
                 for sl in _chunks(n, chunk):
                     t_fit[sl] = _newton_t(final, t_fit[sl], x3[sl], y3[sl], max(newton_steps, 1))
-    return DiscoveryResult(final.detach().cpu(), t_fit.detach().cpu(), history, method, config)
+        if method == "exp":
+            loss = _exp_loss(final, t_fit, x3, y3, chunk)
+            identity = float((y3 - x3).pow(2).mean())
+            history["identity_loss"] = [identity]
+            if identity > 0 and not loss <= 0.9 * identity:
+                warnings.warn(
+                    f"fit_pairs: the {k} generator(s) explain {max(0.0, 1 - loss / identity):.0%} of the pairs' "
+                    f"change (loss {loss:.3g} against {identity:.3g} for doing nothing). Try n_generators='auto', "
+                    "another structure, or check that y is x transformed",
+                    RuntimeWarning, stacklevel=3,
+                )  # fmt: skip
+    return DiscoveryResult(final.detach().cpu().to(out_dtype), t_fit.detach().cpu().to(out_dtype), history, method,
+                           config, spectrum, residuals)  # fmt: skip
+
+
+def _exact(loss: float, x: Tensor, y: Tensor) -> bool:
+    """A fit within rounding of the data: mean squared error below ``1e-10`` of the change's."""
+    return loss <= 1e-10 * float((y - x).pow(2).mean())
+
+
+def _choose_start(x3, y3, k, space, basis, small, init_fraction, seed, history, chunk):
+    """The ``exp`` fit's start with unknown ``t``: ``(L, t, k, spectrum, residuals, route)``."""
+    auto = k == "auto"
+    routes = []
+    explicit = _explicit_basis(space, x3.shape[-1], x3.dtype) if small else None
+    if small:
+        for route in (from_group_elements, from_invariants):
+            found = route(x3, y3, explicit, None if auto else k)
+            if found is not None:
+                routes.append(found)
+    evidence = None
+    if auto:
+        counted = [r for r in routes if r.count >= 1]
+        if counted:
+            evidence = counted[0]
+        else:
+            room = len(explicit) if explicit is not None else len(space.basis)
+            evidence = _first_order_count(x3, y3, space, init_fraction, room)
+            if evidence.count < 1:
+                raise ValueError(
+                    "fit_pairs: n_generators='auto' found no clear number of generators in the pairs "
+                    f"(first-order residuals {[round(float(v), 3) for v in evidence.spectrum]}); give a number"
+                )
+        k = evidence.count
+        routes = [r if r.count == k or r is evidence else None for r in routes]
+        routes = [r for r in routes if r is not None and len(r.generators) == k]
+    candidates = [(r.route, lambda r=r: r.generators.to(x3), r.t) for r in routes]
+    candidates.append(("first order", lambda: _first_order_start(x3, y3, k, space, init_fraction), None))
+    best = None
+    history["starts"] = []
+    for route, make, t0 in candidates:
+        L = _unit(space.generators(space.project(make())))
+        t = _fit_t_starts(L, x3, y3, t0, seed=seed) if small else _fit_t(L, x3, y3)
+        loss = _exp_loss(L, t, x3, y3, chunk)
+        history["starts"].append(loss)
+        if best is None or loss < best[2]:
+            best = (L, t, loss, route)
+        if _exact(loss, x3, y3):
+            break  # nothing can fit better: the later starts are not tried
+    spectrum = residuals = None
+    if evidence is not None:
+        spectrum = evidence.spectrum.float()
+        residuals = spectrum[:k]
+    return best[0], best[1], k, spectrum, residuals, best[3]
 
 
 def _exp_loss(L: Tensor, t: Tensor, x: Tensor, y: Tensor, chunk: int) -> float:
     with torch.no_grad():
         return (
-            sum(float((exp_apply(L, t[sl], x[sl]) - y[sl]).pow(2).sum()) for sl in _chunks(len(x), chunk)) / y.numel()
+            sum(float((_apply(L, t[sl], x[sl]) - y[sl]).pow(2).sum()) for sl in _chunks(len(x), chunk)) / y.numel()
         )
 
 
@@ -426,7 +752,7 @@ def _fit_exp(
         opt.zero_grad()
         total = 0.0
         for sl in _chunks(n, chunk):  # accumulate the full-batch gradient chunk by chunk
-            err = (exp_apply(current(), t[sl], x[sl]) - y[sl]).pow(2).sum() / y.numel()
+            err = (_apply(current(), t[sl], x[sl]) - y[sl]).pow(2).sum() / y.numel()
             err.backward()
             total += float(err.detach())
         pen = _penalties(current(), orthogonality, closure)
@@ -434,6 +760,8 @@ def _fit_exp(
             pen.backward()
         return torch.tensor(total + float(pen.detach()))
 
+    scale = float(y.pow(2).mean())
+    span = _span(current().detach())
     for epoch in range(epochs):
         if t_unknown and newton > 0:
             with torch.no_grad():
@@ -443,8 +771,20 @@ def _fit_exp(
         opt.step(closure_fn)
         loss = _exp_loss(current().detach(), t, x, y, chunk)
         _record(history, loss, start, epoch, epochs, progress)
+        before, span = span, _span(current().detach())
+        moved = math.sqrt(max(0.0, span.shape[1] - float((before.T @ span).pow(2).sum())))  # sqrt(sum sin^2)
+        history.setdefault("span_change", []).append(moved)
+        if loss <= 1e-20 * scale:
+            break  # exact
+        if epoch >= 1 and moved <= 1e-6:
+            break  # the generators' span no longer moves
         if epoch >= 2 and abs(history["loss"][-3] - loss) <= 1e-7 * max(loss, 1e-30):
             break  # converged: two rounds without change
+
+
+def _span(L: Tensor) -> Tensor:
+    """An orthonormal basis ``(d^2, k)`` of the span of the flattened generators."""
+    return torch.linalg.qr(L.reshape(len(L), -1).double().T).Q
 
 
 def _fit_lconv(params, current, x, y, t, epochs, batch_size, lr, seed, history, start, progress):
