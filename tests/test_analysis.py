@@ -89,3 +89,192 @@ def test_data_projector_and_restrict():
     assert torch.allclose(P @ P, P, atol=1e-10) and torch.allclose(P @ x.T, x.T, atol=1e-10)
     L = torch.randn(2, 8, 8, dtype=torch.float64)
     assert torch.allclose(restrict(L, P) @ x.T, L @ x.T, atol=1e-9)  # same action on the data
+
+
+# ---- what the figures show: colour bars, axis labels, values, cosines in titles
+
+
+def _colour_bars(fig):
+    return [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+
+
+def _panels(fig):
+    return [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != "<colorbar>"]
+
+
+def _by_hand_cos(a, b):
+    a, b = a.double().flatten(), b.double().flatten()
+    return abs(float(a @ b)) / float(a.norm() * b.norm())
+
+
+def _noisy_so3():
+    from lconv.algebra import matrix_algebra
+
+    truth = matrix_algebra("so3", dtype=torch.float64)
+    noise = torch.randn(truth.shape, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    return truth - 0.1 * noise, truth  # learned[0] flipped below to check the sign fix
+
+
+def test_generator_figure_has_colour_bars_labels_values_and_cosines():
+    import matplotlib.pyplot as plt
+
+    from lconv.analysis._figures import _generators_figure
+
+    learned, truth = _noisy_so3()
+    learned[0] = -learned[0]
+    fig = _generators_figure(learned, truth=truth, labels=["x", "y", "z"])
+    try:
+        assert len(_colour_bars(fig)) == 1  # learned and true on one scale: same colour, same value
+        panels = _panels(fig)
+        assert len(panels) == 6
+        learned_axes, true_axes = panels[:3], panels[3:]
+        for i, ax in enumerate(learned_axes):
+            title = ax.get_title()
+            assert title.startswith(f"learned L{i + 1}")
+            assert f"|cos| = {_by_hand_cos(learned[i], truth[i]):.3f}" in title
+            image = ax.get_images()[0]
+            lo, hi = image.get_clim()
+            assert lo == pytest.approx(-hi) and hi > 0  # symmetric about 0
+            assert image.get_cmap().name == "RdBu_r"
+            assert (lo, hi) == true_axes[i].get_images()[0].get_clim()
+            assert [t.get_text() for t in ax.get_xticklabels()] == ["x", "y", "z"]
+            assert ax.get_xlabel()
+        for i, ax in enumerate(true_axes):
+            assert ax.get_title() == f"true L{i + 1}"
+            assert ax.get_xlabel()
+            assert sorted(t.get_text() for t in ax.texts) == ["-1.00", "1.00"]  # zeros left blank
+        assert learned_axes[0].get_ylabel() and true_axes[0].get_ylabel()
+        # the flipped generator is drawn with the sign of its true counterpart
+        shown = learned_axes[0].get_images()[0].get_array()
+        assert float((torch.tensor(shown.data) * truth[0]).sum()) > 0
+        expected = [f"{v:.2f}" for v in (-learned[0]).flatten().tolist() if float(f"{v:.2f}") != 0]
+        assert sorted(t.get_text() for t in learned_axes[0].texts) == sorted(expected)
+    finally:
+        plt.close(fig)
+    fig = _generators_figure(10 * learned, truth=truth)  # scales far apart: one range per row
+    try:
+        assert len(_colour_bars(fig)) == 2
+        panels = _panels(fig)
+        assert panels[0].get_images()[0].get_clim()[1] > 5 * panels[3].get_images()[0].get_clim()[1]
+    finally:
+        plt.close(fig)
+
+
+def test_generator_figure_without_truth_large_d_and_wrapping():
+    import matplotlib.pyplot as plt
+
+    from lconv.analysis._figures import _generators_figure
+
+    gens = G.family("se2", Grid((5, 5)))  # d = 25: no values in the cells
+    fig = _generators_figure(gens)
+    try:
+        assert len(_colour_bars(fig)) == 1
+        for i, ax in enumerate(_panels(fig)):
+            assert ax.get_title() == f"learned L{i + 1}" and "cos" not in ax.get_title()
+            assert not ax.texts and ax.get_xlabel() == "column j: input x_j"
+        assert _panels(fig)[0].get_ylabel() == "row i: output dx_i/dt"
+    finally:
+        plt.close(fig)
+    many = torch.randn(10, 4, 4, generator=torch.Generator().manual_seed(2))
+    fig = _generators_figure(many, truth=many)
+    try:
+        width, height = fig.get_size_inches()
+        assert width < 25 and height > 2 * 2.5  # wraps onto a second block of rows
+        assert len(_panels(fig)) == 20 and len(_colour_bars(fig)) == 1
+        assert all("|cos| = 1.000" in ax.get_title() for ax in _panels(fig) if ax.get_title().startswith("learned"))
+    finally:
+        plt.close(fig)
+    with pytest.raises(ValueError, match="labels"):
+        _generators_figure(many, labels=["x", "y"])
+
+
+def test_vector_field_figure_colours_arrows_by_speed_with_labels_and_cosines():
+    import matplotlib.pyplot as plt
+    from matplotlib.quiver import Quiver
+
+    from lconv.analysis._figures import _vector_fields_figure
+
+    grid = Grid((7, 7))
+    truth = G.family("se2", grid).double()
+    learned = truth + 0.05 * torch.randn(truth.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    fig = _vector_fields_figure(learned, grid, truth=truth)
+    try:
+        assert len(_colour_bars(fig)) == 1
+        assert "speed" in _colour_bars(fig)[0].get_ylabel()
+        panels = _panels(fig)
+        for i, ax in enumerate(panels[:3]):
+            assert f"|cos| = {_by_hand_cos(learned[i], truth[i]):.3f}" in ax.get_title()
+        for i, ax in enumerate(panels[3:]):
+            assert ax.get_title() == f"true L{i + 1}"
+        for ax in panels:
+            assert ax.get_xlabel() == "x (pixels)"
+            arrows = [c for c in ax.collections if isinstance(c, Quiver)]
+            assert len(arrows) == 1
+            speed = (arrows[0].U ** 2 + arrows[0].V ** 2) ** 0.5
+            assert abs(arrows[0].get_array() - speed).max() < 1e-9  # coloured by speed
+            assert arrows[0].norm.vmax == pytest.approx(_colour_bars(fig)[0].get_ylim()[1])  # one speed scale
+        assert panels[0].get_ylabel().startswith("y (pixels")
+    finally:
+        plt.close(fig)
+
+
+def test_history_figure_states_log_scale_and_total_time():
+    import matplotlib.pyplot as plt
+
+    from lconv.analysis._figures import _history_figure
+
+    fig = _history_figure({"loss": [1.0, 0.1, 0.01], "seconds": [0.5, 1.0, 12.25]}, title="exp fit")
+    try:
+        ax = fig.axes[0]
+        assert ax.get_yscale() == "log" and "log scale" in ax.get_ylabel()
+        assert ax.get_xlabel() == "epoch"
+        assert ax.get_title().startswith("exp fit") and "12.2 s in total" in ax.get_title()
+    finally:
+        plt.close(fig)
+    fig = _history_figure({"loss": [0.5, 0.0]})
+    try:
+        ax = fig.axes[0]
+        assert ax.get_yscale() == "linear" and "log" not in ax.get_ylabel()
+        assert ax.get_title() == "training loss"
+    finally:
+        plt.close(fig)
+
+
+def test_algebra_and_spectrum_figures_are_labelled():
+    import matplotlib.pyplot as plt
+
+    from lconv.analysis._figures import _algebra_figure, _spectrum_figure
+
+    _, so3 = _noisy_so3()
+    fig = _algebra_figure(so3, names=["Jx", "Jy", "Jz"])
+    try:
+        bars = _colour_bars(fig)
+        assert len(bars) == 2 and {b.get_ylabel() for b in bars} == {"matrix entry", "c_ij^k"}
+        table = _panels(fig)[-1]
+        assert table.get_title().startswith("structure constants")
+        assert sorted(t.get_text() for t in table.texts) == ["-1.00", "1.00", "1.00"]  # so(3): one entry per bracket
+        assert [t.get_text() for t in table.get_yticklabels()] == ["[Jx, Jy]", "[Jx, Jz]", "[Jy, Jz]"]
+    finally:
+        plt.close(fig)
+    s = torch.tensor([1e-12, 2e-12, 0.4, 0.7, 0.9])
+    fig = _spectrum_figure(s, n_symmetries=2)
+    try:
+        ax = fig.axes[0]
+        assert ax.get_xlabel() == "direction of the search space, ascending residual"
+        assert ax.get_ylabel().startswith("residual (0: exact symmetry, ~1: random generator)")
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert "cut: 2 symmetries" in legend and "other directions (3)" in legend
+    finally:
+        plt.close(fig)
+
+
+def test_plot_functions_accept_the_new_keywords_and_write_png(tmp_path):
+    from lconv.analysis import plot_algebra, plot_spectrum
+
+    learned, truth = _noisy_so3()
+    for path in (
+        plot_generators(learned, tmp_path / "g.png", truth=truth, labels=["x", "y", "z"], titles=["a", "b", "c"]),
+        plot_algebra(truth, tmp_path / "a.png"),
+        plot_spectrum(torch.tensor([1e-9, 0.5, 0.8]), tmp_path / "s.png", n_symmetries=1),
+    ):
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
