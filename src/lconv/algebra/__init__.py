@@ -5,6 +5,7 @@ result is cast to ``dtype``, by default torch's default dtype). Learnable, memor
 parametrisations live in :mod:`lconv.nn`; :mod:`lconv.generators` gathers both.
 """
 
+from ._classify import AlgebraInfo, identify_algebra, known_algebras
 from ._derivative import central_difference, derivative, swi_derivative
 from ._families import FAMILIES, family, matrix_algebra, pushforward, rotation, scaling, translation
 from ._graph import edges_from_adjacency, from_incidence, gcn, incidence
@@ -30,6 +31,7 @@ from ._spaces import (
 
 __all__ = [
     "FAMILIES",
+    "AlgebraInfo",
     "StructureConstants",
     "VectorFieldSpace",
     "antisymmetric_space",
@@ -47,7 +49,9 @@ __all__ = [
     "from_incidence",
     "full_space",
     "gcn",
+    "identify_algebra",
     "incidence",
+    "known_algebras",
     "kron_space",
     "log",
     "matrix_algebra",
