@@ -26,6 +26,8 @@ app = typer.Typer(
     help="Lie algebra convolution (L-conv) and automatic symmetry discovery.",
 )
 console = Console()
+if not console.is_terminal:  # piped or redirected: tables are read in files, not cut to 80 columns
+    console = Console(width=140)
 
 
 def _version(value: bool) -> None:
@@ -116,9 +118,11 @@ def discover(
         help="Search space: 'free', 'antisymmetric' or 'vector-field' (flows on the image grid); default by task: "
         "vector-field for images, antisymmetric for so3, else free.",
     ),
-    generators: int = typer.Option(
-        None, "--generators", "-k", min=1, help="Number of generators to learn (default: as many as planted)."
-    ),
+    generators: str = typer.Option(
+        None, "--generators", "-k",
+        help="Number of generators to learn, or 'auto' (estimated from the data) [default: as many as planted; "
+        "auto with --data].",
+    ),  # fmt: skip
     n: int = typer.Option(
         None, min=10, help="Number of pairs [default: 2000]; samples for kepler (600), o5 (3000), lorentz (600)."
     ),
@@ -129,34 +133,62 @@ def discover(
         None, help="Run folder (must not exist or be empty); default runs/discover-TASK-TIMESTAMP."
     ),
     dt: float = typer.Option(0.1, help="kepler: the time step of the map."),
-    model: str = typer.Option("kernel", help="kepler, o5, lorentz: the model fitted to the samples, kernel or mlp."),
+    model: str = typer.Option(
+        "kernel", help="Maps (kepler, o5, lorentz, --data with an invariant or equivariant y): the model fitted to "
+        "the samples, kernel or mlp.",
+    ),  # fmt: skip
+    data: str = typer.Option(
+        None, help="Your own data instead of a planted task: FILE.npz (arrays x, y, optional t), x.npy with "
+        "--target y.npy, or FILE.csv with --x-columns/--y-columns.",
+    ),  # fmt: skip
+    target: str = typer.Option(None, help="--data x.npy: the .npy file of y."),
+    x_columns: str = typer.Option(None, help="--data FILE.csv: the columns of x, e.g. 0:3, 0,1,2 or header names."),
+    y_columns: str = typer.Option(None, help="--data FILE.csv: the columns of y."),
+    kind: str = typer.Option(
+        None, help="--data: pairs (y = g x), invariant (y = f(x), one number) or equivariant (y = F(x) moved like "
+        "x) [default: detected from the shapes].",
+    ),  # fmt: skip
+    space: str = typer.Option(
+        None, help="--data: search space full, antisymmetric, blocks:B (independent BxB blocks), kron:B "
+        "(I (x) A) or vector-field (with --image-shape) [default: vector-field for images, else full].",
+    ),  # fmt: skip
+    image_shape: str = typer.Option(None, help="--data: samples are images of this shape, e.g. 8,8."),
 ) -> None:
-    """Discover a planted symmetry from transformed pairs and compare it with the truth (the main job)."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
+    """Discover a planted symmetry and compare it with the truth (the main job), or find the symmetries of your
+    own data with --data."""
     from .experiments import discover as run
 
-    with Progress(
-        TextColumn("[bold]fitting[/bold]"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), console=console, transient=True,
-    ) as bar:  # fmt: skip
-        job = bar.add_task("fit", total=epochs, loss="-")
+    k = _generators_option(generators)
+    with _fit_progress(epochs) as progress:
+        if data is not None:
+            from .experiments.datafile import discover_file
 
-        def progress(epoch: int, total: int, loss: float) -> None:
-            bar.update(job, completed=epoch, loss=f"{loss:.3g}")
-
-        folder, metrics = run(
-            task=task, size=size, t_min=t_min, t_max=t_max, param=param, known_t=known_t, images=images,
-            transform=transform, method=method, structure=structure, n_generators=generators, n=n, epochs=epochs,
-            seed=seed, device=device, out=out, progress=progress, dt=dt, model=model,
-        )  # fmt: skip
+            shape = None if image_shape is None else tuple(_numbers("--image-shape", image_shape, int, "8,8"))
+            folder, metrics = discover_file(
+                data, target=target, x_columns=x_columns, y_columns=y_columns, kind=kind, space=space,
+                image_shape=shape, n_generators="auto" if k is None else k, model=model, epochs=epochs, seed=seed,
+                out=out, progress=progress,
+            )  # fmt: skip
+        else:
+            for name, value in (("--target", target), ("--x-columns", x_columns), ("--y-columns", y_columns),
+                                ("--kind", kind), ("--space", space), ("--image-shape", image_shape)):  # fmt: skip
+                if value is not None:
+                    raise ValueError(f"{name} goes with --data FILE; planted tasks take --structure")
+            folder, metrics = run(
+                task=task, size=size, t_min=t_min, t_max=t_max, param=param, known_t=known_t, images=images,
+                transform=transform, method=method, structure=structure, n_generators=k, n=n, epochs=epochs,
+                seed=seed, device=device, out=out, progress=progress, dt=dt, model=model,
+            )  # fmt: skip
+    if data is not None:
+        _print_file(metrics, folder)
+        return
     if "spaces" in metrics:  # one dataset, no pairs
         _print_dataset(task, metrics, folder)
         return
-    table = Table(title=f"lconv discover: {task} ({metrics['method']}, beside first-order least squares)")
-    for col in ("measure", metrics["method"], "least squares"):
+    table = Table(title=f"lconv discover: {task} ({metrics['method']}, beside least squares and the truth)")
+    for col in ("measure", metrics["method"], "least squares", "true generators"):
         table.add_column(col, justify="left" if col == "measure" else "right")
-    base = metrics["baseline_lstsq"]
+    base, truth = metrics["baseline_lstsq"], metrics["truth"]
     fmt = lambda v: ", ".join(f"{x:.3f}" for x in v) if isinstance(v, list) else f"{v:.3f}"  # noqa: E731
     for label, key in (
         ("|cos| with the truth", "cosine"),
@@ -167,9 +199,75 @@ def discover(
         ("structure constants error", "structure_constants_error"),
     ):
         if key in metrics:
-            table.add_row(label, fmt(metrics[key]), fmt(base[key]))
+            table.add_row(label, fmt(metrics[key]), fmt(base[key]), fmt(truth[key]))
     console.print(table)
+    alg = metrics["algebra"]
+    console.print(f"algebra found: {alg['name'] or 'no known algebra'} (fit error {alg['error']:.2g})")
+    console.print("errors are measured alike in the three columns: the true generators' is what the symmetry itself "
+                  "scores on these pairs (a lower one fits how the pairs were made, not the symmetry)")  # fmt: skip
     console.print(f"fit: {metrics['epochs_run']} rounds in {metrics['fit_seconds']:.1f} s; run folder: {folder}")
+
+
+def _generators_option(text: str | None) -> int | str | None:
+    if text is None or text == "auto":
+        return text
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise ValueError(f"-k/--generators: give a positive number or 'auto', got {text!r}")
+
+
+class _fit_progress:
+    """A progress bar on a terminal; one plain line per round otherwise (batch jobs, logs)."""
+
+    def __init__(self, total: int):
+        self.total, self.bar, self.start = total, None, 0.0
+
+    def __enter__(self):
+        import time
+
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.start = time.perf_counter()
+        if console.is_terminal:
+            self.bar = Progress(
+                TextColumn("[bold]fitting[/bold]"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), console=console, transient=True,
+            )  # fmt: skip
+            self.bar.start()
+            self.job = self.bar.add_task("fit", total=self.total, loss="-")
+        return self
+
+    def __call__(self, epoch: int, total: int, loss: float) -> None:
+        import time
+
+        if self.bar is not None:
+            self.bar.update(self.job, completed=epoch, loss=f"{loss:.3g}")
+        else:
+            print(f"round {epoch}/{total}: loss {loss:.4g} ({time.perf_counter() - self.start:.1f} s)", flush=True)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _print_file(metrics: dict, folder) -> None:
+    alg = metrics["algebra"]
+    table = Table(title=f"lconv discover --data: {metrics['samples']} samples, {metrics['kind']}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("generators found", str(metrics["n_generators"]))
+    table.add_row("algebra", alg["name"] or "not a known algebra of dimension <= 6")
+    table.add_row("algebra fit error", f"{alg['error']:.3g}")
+    table.add_row("Killing form signature (+, -, 0)", str(tuple(alg["killing_signature"])))
+    if metrics.get("residuals") is not None:
+        table.add_row("residual of each generator", ", ".join(f"{r:.3g}" for r in metrics["residuals"]))
+    if "heldout_error" in metrics:
+        table.add_row(f"held-out error ({metrics['heldout_pairs']} pairs; doing nothing: 1)",
+                      f"{metrics['heldout_error']:.4f}")  # fmt: skip
+    if metrics.get("model_error") is not None:
+        table.add_row("relative error of the fitted model", f"{metrics['model_error']:.4f}")
+    console.print(table)
+    console.print(f"fit: {metrics['fit_seconds']:.1f} s; run folder: {folder} (generators.npy, symmetries.npz)")
 
 
 def _print_dataset(task: str, metrics: dict, folder) -> None:
@@ -462,14 +560,23 @@ def bench(
     console.print(f"wrote {path} ({res['seconds']:.0f} s)")
 
 
+def _warning_line(message, category, filename, lineno, line=None) -> str:
+    return f"lconv: warning: {str(message).splitlines()[0]}\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``lconv`` console script."""
+    import warnings
+
+    before, warnings.formatwarning = warnings.formatwarning, _warning_line  # one line, not the source line
     try:
         app(args=argv, prog_name="lconv")
     except (ValueError, TypeError, OSError) as exc:  # OSError: missing files, failed downloads
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"lconv: error: {msg}", file=sys.stderr)
         sys.exit(2)
+    finally:
+        warnings.formatwarning = before
 
 
 if __name__ == "__main__":  # pragma: no cover

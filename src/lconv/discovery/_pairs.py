@@ -327,6 +327,10 @@ def _newton_t(L: Tensor, t: Tensor, x: Tensor, y: Tensor, iters: int) -> Tensor:
             r = values - y.flatten(1)  # (n, c d)
         h = jac @ jac.transpose(1, 2)
         g = (jac @ r[:, :, None])[..., 0]
+        bad = ~(torch.isfinite(h).flatten(1).all(1) & torch.isfinite(g).all(1))  # exp overflowed: stay put
+        if bool(bad.any()):
+            h = torch.where(bad[:, None, None], torch.eye(len(L), dtype=h.dtype, device=h.device), h)
+            g = torch.where(bad[:, None], torch.zeros_like(g), g)
         step = (torch.linalg.pinv(h, rtol=1e-6, hermitian=True) @ g[:, :, None])[..., 0]
         limit = 0.5 * (t.abs() + 1.0)  # trust region: at most half of |t| + 1 per step
         t = t - torch.maximum(torch.minimum(step, limit), -limit)
@@ -492,6 +496,12 @@ def fit_pairs(
     basis, structure = _resolve_space(structure, basis, grid, x)
     x3, y3, t_known, basis = _check_pairs(x, y, n_generators, t, basis, method, structure)
     n, c, d = x3.shape
+    if d > SMALL_D and basis is None and structure == "free" and method == "exp":
+        warnings.warn(
+            f"fit_pairs: searching all {d * d} matrices of gl({d}) is slow and rarely what images need; "
+            "for images pass grid=(height, width) to search the flows on the pixel grid",
+            RuntimeWarning, stacklevel=2,
+        )  # fmt: skip
     with _fit_threads(threads, n * c * d * d):
         return _fit_pairs(x3, y3, n_generators, t_known, method, structure, basis, epochs, inner_steps, batch_size,
                           lr, orthogonality, closure, newton_steps, chunk, init_fraction, seed,

@@ -1,0 +1,211 @@
+"""``lconv discover --data FILE``: symmetries of a user's own data, named, saved and ready to use.
+
+:func:`discover_file` reads the file (:func:`lconv.data.read_data`: pairs, an invariant
+map or an equivariant map), fits in the chosen search space (pairs:
+:func:`lconv.discovery.fit_pairs`; maps: :func:`lconv.discovery.fit_dataset`), names the
+algebra found (:func:`lconv.algebra.identify_algebra`) and writes a run folder:
+``config.json``, ``metrics.json`` (with ``"algebra": {"name", "dimension", "error", ...}``),
+``generators.npy`` ``(k, d, d)``, ``symmetries.npz`` (:func:`load_symmetries` reads it
+back), ``report.md`` and ``figures/``.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import __version__, analysis
+from .._io import write_bytes, write_json, write_npy, write_text
+from ..data import read_data
+from ..discovery import fit_dataset, fit_pairs
+
+#: Search spaces of ``--space``: ``blocks:B`` and ``kron:B`` take the block size ``B``.
+SPACES = ("full", "antisymmetric", "blocks:B", "kron:B", "vector-field")
+
+
+def parse_space(text: str | None, d: int, image_shape: tuple[int, ...] | None) -> dict:
+    """Keywords for ``fit_pairs`` / ``fit_dataset`` from a ``--space`` name (None: by the data's shape).
+
+    ``full``: all ``d x d`` matrices; ``antisymmetric``: ``so(d)``; ``blocks:B``:
+    block-diagonal matrices of ``d / B`` independent ``B x B`` blocks; ``kron:B``: ``I (x) A``,
+    one ``B x B`` matrix ``A`` acting on each of ``d / B`` consecutive ``B``-vectors;
+    ``vector-field``: flows on the image grid ``image_shape`` (pairs only). Default:
+    ``vector-field`` when ``image_shape`` is given, else ``full``.
+    """
+    from ..algebra import block_space, factorised_space
+
+    text = text or ("vector-field" if image_shape else "full")
+    if text in ("full", "free"):
+        return dict(structure="free")
+    if text == "antisymmetric":
+        return dict(structure="antisymmetric")
+    if text == "vector-field":
+        if not image_shape:
+            raise ValueError("--space vector-field needs the image shape: add --image-shape HEIGHT,WIDTH")
+        return dict(grid=tuple(image_shape))
+    kind, _, size = text.partition(":")
+    if kind in ("blocks", "kron"):
+        if not size.isdigit() or int(size) < 1 or d % int(size):
+            raise ValueError(f"--space {text}: give a block size that divides d = {d}, e.g. {kind}:2")
+        b = int(size)
+        basis = block_space(d // b, b) if kind == "blocks" else factorised_space(d // b, b)
+        return dict(basis=basis.double())
+    raise ValueError(f"unknown --space {text!r}; choose one of {', '.join(SPACES)}")
+
+
+def discover_file(
+    data: str | Path,
+    *,
+    target: str | Path | None = None,
+    x_columns: str | None = None,
+    y_columns: str | None = None,
+    kind: str | None = None,
+    space: str | None = None,
+    image_shape: tuple[int, ...] | None = None,
+    n_generators: int | str = "auto",
+    model: str = "kernel",
+    epochs: int = 30,
+    seed: int = 0,
+    out: str | Path | None = None,
+    progress=None,
+) -> tuple[Path, dict]:
+    """Find, name and save the symmetries of the data in a file.
+
+    Pairs hold out every tenth pair (at least 100 pairs) to measure the held-out error
+    of ``exp(t L) x``, beside doing nothing (``y = x``).
+
+    Returns:
+        ``(run folder, metrics)``.
+    """
+    from ..algebra import identify_algebra
+    from .discover import run_folder_path
+
+    if space is not None and space.partition(":")[0] not in ("full", "free", "antisymmetric", "blocks", "kron",
+                                                             "vector-field"):  # fmt: skip
+        raise ValueError(f"unknown --space {space!r}; choose one of {', '.join(SPACES)}")  # before reading the file
+    df = read_data(data, target=target, x_columns=x_columns, y_columns=y_columns, kind=kind)
+    d = df.x.shape[-1]
+    if image_shape is not None and int(np.prod(image_shape)) != d:
+        raise ValueError(f"--image-shape {image_shape} has {int(np.prod(image_shape))} pixels, the data d = {d}")
+    if not (n_generators == "auto" or (isinstance(n_generators, int) and n_generators >= 1)):
+        raise ValueError(f"-k must be a positive number or 'auto', got {n_generators!r}")
+    keywords = parse_space(space, d, image_shape)
+    folder = run_folder_path("discover", Path(data).stem, out)
+    config = dict(file=Path(data).name, data=df.description, source=df.source, kind=df.kind, space=space or "default", n_generators=n_generators,
+                  image_shape=list(image_shape) if image_shape else None, epochs=epochs, seed=seed, version=__version__)  # fmt: skip
+    start = time.perf_counter()
+    metrics: dict = {"kind": df.kind, "samples": len(df)}
+    if df.kind == "pairs":
+        result, extra = _fit_pairs_file(df, keywords, n_generators, epochs, seed, progress)
+        metrics.update(extra)
+    else:
+        if "grid" in keywords:
+            raise ValueError("--space vector-field is for pairs of images; maps take full, antisymmetric, blocks or kron")
+        result = fit_dataset(df.x, df.y, None if n_generators == "auto" else n_generators, model=model, seed=seed,
+                             **keywords)  # fmt: skip
+        metrics.update(singular_values=result.singular_values.tolist(), n_symmetries=result.n_symmetries,
+                       model_error=result.model_error)  # fmt: skip
+    metrics["fit_seconds"] = time.perf_counter() - start
+    gens = result.generators.double()
+    metrics["n_generators"] = len(gens)
+    metrics["residuals"] = None if result.residuals is None else [float(r) for r in result.residuals]
+    metrics["spectrum"] = None if getattr(result, "spectrum", None) is None else [float(v) for v in result.spectrum]
+    info = identify_algebra(gens)
+    metrics["algebra"] = info.to_dict()
+    run_folder_path("discover", Path(data).stem, folder)  # still free after the fit?
+    write_json(folder / "config.json", config)
+    write_npy(folder / "generators.npy", gens.float().numpy())
+    save_symmetries(folder / "symmetries.npz", gens, info, metrics)
+    write_json(folder / "metrics.json", metrics)
+    figures = [analysis.plot_algebra(info.basis, folder / "figures" / "algebra.png", title=_algebra_title(info))]
+    values = metrics.get("spectrum") or metrics.get("singular_values")
+    if values:
+        figures.append(analysis.plot_spectrum(torch.tensor(values), folder / "figures" / "spectrum.png",
+                                              n_symmetries=len(gens), title="evidence for the number of generators"))  # fmt: skip
+    if result.history.get("loss"):
+        figures.append(analysis.plot_history(result.history, folder / "figures" / "loss.png", title="exp fit"))
+    write_text(folder / "report.md", _report(config, metrics, figures))
+    return folder, metrics
+
+
+def _fit_pairs_file(df, keywords, n_generators, epochs, seed, progress):
+    n = len(df)
+    held = torch.zeros(n, dtype=torch.bool)
+    if n >= 100:
+        held[torch.randperm(n, generator=torch.Generator().manual_seed(seed))[: n // 10]] = True
+    fit = ~held
+    t = None if df.t is None else df.t[fit]
+    k = n_generators
+    if t is not None and k == "auto":
+        k = 1 if df.t.dim() == 1 else df.t.shape[1]
+    result = fit_pairs(df.x[fit], df.y[fit], k, t=t, epochs=epochs, seed=seed, progress=progress, **keywords)
+    extra = {"start": result.config.get("start"), "epochs_run": len(result.history.get("loss", []))}
+    if bool(held.any()):
+        x, y = df.x[held], df.y[held]
+        th = None if df.t is None else df.t[held]
+        extra["heldout_error"] = analysis.transform_error(result.generators, x, y, th)
+        extra["heldout_pairs"] = int(held.sum())
+    return result, extra
+
+
+def save_symmetries(path: str | Path, generators: torch.Tensor, info, metrics: dict) -> Path:
+    """Write ``generators`` ``(k, d, d)``, the algebra's canonical basis and constants, and the evidence to ``.npz``."""
+    arrays = {
+        "generators": generators.double().numpy(),
+        "basis": info.basis.double().numpy(),
+        "structure_constants": info.constants.double().numpy(),
+        "algebra": np.array(info.name or ""),
+    }
+    for key in ("residuals", "spectrum", "singular_values"):
+        if metrics.get(key) is not None:
+            arrays[key] = np.asarray(metrics[key], dtype=np.float64)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return write_bytes(path, buf.getvalue())
+
+
+def load_symmetries(path: str | Path) -> dict:
+    """Read a ``symmetries.npz`` back: ``{"generators": (k, d, d) tensor, "algebra": name or None, ...}``.
+
+    ``LConv(c_in, c_out, generators=load_symmetries(path)["generators"])`` uses them.
+    """
+    with np.load(Path(path), allow_pickle=False) as z:
+        out = {key: torch.from_numpy(z[key]) for key in z.files if key != "algebra"}
+        out["algebra"] = str(z["algebra"]) or None
+    return out
+
+
+def _algebra_title(info) -> str:
+    name = info.name or "no known algebra"
+    return f"{name} (dimension {info.dimension}, error {info.error:.2g}, closure residual {info.closure:.2g})"
+
+
+def _report(config: dict, metrics: dict, figures: list[Path]) -> str:
+    alg = metrics["algebra"]
+    lines = [
+        f"# lconv discover --data {config['file']}",
+        "",
+        f"Data: {config['data']}.",
+        f"Kind: {metrics['kind']}; search space `{config['space']}`; generators: {config['n_generators']}.",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| generators found | {metrics['n_generators']} |",
+        f"| algebra | {alg['name'] or 'not a known algebra of dimension <= 6'} |",
+        f"| algebra fit error | {alg['error']:.3g} |",
+        f"| Killing form signature (+, -, 0) | {tuple(alg['killing_signature'])} |",
+    ]
+    if metrics.get("residuals") is not None:
+        lines.append(f"| residual of each generator | {', '.join(f'{r:.3g}' for r in metrics['residuals'])} |")
+    if "heldout_error" in metrics:
+        lines.append(f"| held-out error of exp(t L) x, relative to \\|y - x\\| ({metrics['heldout_pairs']} pairs) | "
+                     f"{metrics['heldout_error']:.4f} (doing nothing: 1) |")  # fmt: skip
+    if metrics.get("model_error") is not None:
+        lines.append(f"| relative error of the fitted model | {metrics['model_error']:.4f} |")
+    lines += ["", f"Fit: {metrics['fit_seconds']:.1f} s.", ""]
+    lines += [f"![{p.stem}](figures/{p.name})" for p in figures]
+    return "\n".join(lines) + "\n"
