@@ -23,6 +23,7 @@ from ._lie import (
 from ._spaces import (
     VectorFieldSpace,
     antisymmetric_space,
+    block_space,
     factorised_space,
     full_space,
     kron_space,
@@ -35,6 +36,7 @@ __all__ = [
     "StructureConstants",
     "VectorFieldSpace",
     "antisymmetric_space",
+    "block_space",
     "bracket",
     "central_difference",
     "closure_loss",

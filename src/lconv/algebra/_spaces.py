@@ -9,8 +9,11 @@ spaces here:
 * :func:`kron_space`: ``I_copies (x) A`` for ``A`` in a given basis of ``(k, k)``
   matrices, the same action on each of ``copies`` vectors stored one after another
   (``x = (v_1, ..., v_copies)``, each ``v`` of length ``k``);
-* :func:`factorised_space`: ``kron_space`` over all of ``gl(k)``, e.g. LieGAN's "2x2
-  factorisation" ``I_4 (x) A`` of ``8 x 8`` generators for four 2-vectors (``m = 4``);
+* :func:`factorised_space`: ``kron_space`` over all of ``gl(k)``: ``I_4 (x) A`` is one
+  ``2 x 2`` action shared by four 2-vectors (``m = 4``);
+* :func:`block_space`: block-diagonal matrices with independent ``size x size`` blocks
+  (``m = blocks size^2``): four independent ``2 x 2`` blocks (``m = 16``) is the space
+  LieGAN searches for the two-body problem (its "2*2_factorization" mask);
 * :class:`VectorFieldSpace` (:func:`vector_field_space`): on an image grid, the generators
   ``L = sum_alpha diag(v^alpha) D_alpha`` of flows, one vector ``v(p)`` per pixel
   (``m = ndim d``). It holds every symmetry that moves pixels along a flow: translations,
@@ -80,11 +83,35 @@ def kron_space(block: Tensor | str, copies: int, *, dtype: torch.dtype | None = 
 def factorised_space(copies: int = 4, block: int = 2, *, dtype: torch.dtype | None = None) -> Tensor:
     """``I_copies (x) A`` with ``A`` any ``block x block`` matrix: ``(block^2, copies block, copies block)``.
 
-    The default is LieGAN's "2x2 factorisation" of ``8 x 8`` generators, ``L = I_4 (x) A``:
-    one 2x2 action applied to each of four 2-vectors, e.g. the positions and momenta of two
-    bodies in the plane.
+    The default ``L = I_4 (x) A`` (4 unknowns) applies one 2x2 action to each of four
+    2-vectors, e.g. the positions and momenta of two bodies in the plane. It is smaller than
+    the space LieGAN searches for that problem: LieGAN's "2*2_factorization" masks a full
+    ``8 x 8`` generator down to four *independent* 2x2 blocks, :func:`block_space` (16
+    unknowns).
     """
     return kron_space(full_space(_dim(block, "factorised_space"), dtype=torch.float64), copies, dtype=dtype)
+
+
+def block_space(blocks: int = 4, size: int = 2, *, dtype: torch.dtype | None = None) -> Tensor:
+    """Block-diagonal matrices with ``blocks`` independent ``size x size`` blocks: ``(blocks size^2, d, d)``, ``d = blocks size``.
+
+    Basis: the elementary matrices ``E_ij`` with ``i`` and ``j`` in the same block (block by
+    block, row-major inside each), orthonormal. The default, four independent 2x2 blocks on
+    ``8 x 8`` generators (16 unknowns), is LieGAN's search space for the two-body problem
+    (Yang et al. 2023; its code masks ``L`` with ``block_diag`` of four ``2 x 2`` blocks of
+    ones, on the coordinates ``(q1, p1, q2, p2)``, each a 2-vector). It holds
+    :func:`factorised_space` (the same block repeated) and lets each 2-vector move on its own.
+    """
+    blocks, size = _dim(blocks, "block_space"), _dim(size, "block_space")
+    d = blocks * size
+    out = torch.zeros(blocks * size * size, d, d, dtype=torch.float64)
+    m = 0
+    for b in range(blocks):
+        for i in range(size):
+            for j in range(size):
+                out[m, b * size + i, b * size + j] = 1.0
+                m += 1
+    return out.to(dtype or torch.get_default_dtype())
 
 
 class VectorFieldSpace:

@@ -12,6 +12,33 @@ by the same action as ``x``).
     2-vector; ``y`` is the state a time ``dt`` later (:func:`two_body_step`). Truth: the
     simultaneous rotation of all four 2-vectors, ``I_4 (x) J``, ``J = [[0, -1], [1, 0]]``
     (one generator).
+``liegan-2body``
+    LieGAN's two-body protocol (Yang et al., ICML 2023, after the Hamiltonian-NN data of
+    Greydanus et al. 2019): two equal masses (1, ``G = 1``) on circular orbits about their
+    centre of mass at the origin, body 2 always at minus body 1, the radius of body 1's orbit
+    uniform in ``[1.5, 3]``, phase uniform, turning counter-clockwise; trajectories of 50
+    states ``dt = 20/49`` apart (``t`` from 0 to 20). The coordinates are LieGAN's,
+    ``x = (q1, p1, q2, p2)`` each a 2-vector (its data loader reorders the
+    Hamiltonian-NN coordinates to this), so the states fill the 4-D subspace
+    ``q2 = -q1, p2 = -p1`` of ``R^8``. One sample is one state and the next one: LieGAN's
+    default (``--input_timesteps 1 --output_timesteps 1``), whose loader takes the pairs
+    ``t -> t + 1`` for ``t = 0 .. 47`` of each trajectory. Truth: ``I_4 (x) J``. The radius
+    range is the protocol as BENCHMARKS.md states it; the Hamiltonian-NN generator whose
+    file LieGAN loads draws each coordinate of body 1's position uniform in ``[0.5, 1.5]``
+    and scales the circular speed by ``1 + 0.05 N(0, 1)`` (``orbit_noise=0.05`` here gives
+    such slightly elliptical orbits).
+``c7``
+    A map with a discrete symmetry: ``y = R x``, ``R`` the rotation by ``2 pi / 7`` about the
+    ``x_3`` axis, Gaussian ``x`` in ``R^3``. Its continuous symmetries, as an equivariant
+    map (``J_F L x = L F(x)``, here ``R L = L R``), are exactly the generators commuting with
+    ``R``: turning the ``(x_1, x_2)`` plane, scaling it, and scaling ``x_3`` (three); C7
+    itself adds none. Truth: those three.
+``c7-invariant``
+    LieGAN's discrete-rotation regression: Gaussian ``x`` in ``R^3`` and
+    ``y = x_3 / (1 + (atan2(x_2, x_1) mod 2 pi / 7))``, invariant under turns of the
+    ``(x_1, x_2)`` plane by multiples of ``2 pi / 7`` but under no continuous turn. Its one
+    continuous symmetry is scaling ``(x_1, x_2)`` (which keeps the angle and ``x_3``).
+    Truth: ``diag(1, 1, 0)``.
 ``o5``
     The O(5)-invariant function of two 5-vectors of Finzi et al. (EMLP) used by LieGG,
     ``f(x1, x2) = sin|x1| - |x2|^3 / 2 + x1.x2 / (|x1| |x2|)``, ``x = (x1, x2)``, Gaussian
@@ -41,8 +68,11 @@ from ..algebra import antisymmetric_space, kron_space
 __all__ = [
     "REGRESSION_TASKS",
     "Regression",
+    "c7_invariant_regression",
+    "c7_regression",
     "kepler_regression",
     "kepler_symmetries",
+    "liegan_two_body_regression",
     "lorentz_regression",
     "o5_regression",
     "regression_task",
@@ -210,6 +240,117 @@ def kepler_symmetries(masses: tuple[float, float] = (1.0, 0.5)) -> Tensor:
     return torch.stack([t_inv @ g @ t for g in gens])
 
 
+#: LieGAN's coordinate order ``(q1, p1, q2, p2)`` from :func:`two_body_step`'s ``(q1, q2, p1, p2)``.
+LIEGAN_ORDER = (0, 1, 4, 5, 2, 3, 6, 7)
+LIEGAN_DT = 20 / 49
+
+
+def _liegan_step(z: Tensor) -> Tensor:
+    order = list(LIEGAN_ORDER)  # its own inverse: it swaps q2 and p1
+    return two_body_step(z[..., order], LIEGAN_DT, masses=(1.0, 1.0))[..., order]
+
+
+def liegan_two_body_regression(
+    n: int = 2000,
+    *,
+    radius: tuple[float, float] = (1.5, 3.0),
+    orbit_noise: float = 0.0,
+    steps: int = 50,
+    seed: int = 0,
+) -> Regression:
+    """LieGAN's two-body data (module docstring): pairs of consecutive states of circular orbits, float64.
+
+    ``ceil(n / (steps - 2))`` trajectories of ``steps`` states ``dt = 20/49`` apart (the
+    exact circular motion, or integrated by :func:`two_body_step`, masses 1 and 1, when
+    ``orbit_noise`` makes them elliptical); each gives its ``steps - 2`` pairs
+    ``(state_t, state_{t+1})`` as LieGAN's loader does, and the first ``n`` pairs are kept.
+    ``orbit_noise`` scales each trajectory's initial speed by ``1 + orbit_noise N(0, 1)``
+    (the Hamiltonian-NN generator uses 0.05, making the orbits slightly elliptical; 0 keeps
+    them circular). Body 2 stays at minus body 1 exactly (also under the integrator, which
+    is symmetric under swapping two equal masses), so the states span a 4-D subspace of
+    ``R^8``. The map ``f`` is :func:`two_body_step` (RK4), which agrees with the exact
+    circular motion to about ``1e-12``.
+    """
+    if not (0 < radius[0] <= radius[1]):
+        raise ValueError(f"liegan_two_body_regression: radius must be (low, high) with 0 < low <= high, got {radius}")
+    if steps < 3:
+        raise ValueError(f"liegan_two_body_regression: a trajectory needs at least 3 states, got steps={steps}")
+    gen = torch.Generator().manual_seed(seed)
+    per = steps - 2
+    trajectories = math.ceil(n / per)
+    u = torch.rand(trajectories, 2, generator=gen, dtype=torch.float64)
+    r = radius[0] + (radius[1] - radius[0]) * u[:, 0]
+    phase = 2 * math.pi * u[:, 1]
+    speed = 1 / (2 * r.sqrt())  # circular: v^2 / r = m / (2 r)^2 with m = 1
+    speed = speed * (1 + orbit_noise * torch.randn(trajectories, generator=gen, dtype=torch.float64))
+    if orbit_noise == 0:  # circular: the exact solution, each body turning at omega = v / r
+        angle = phase[:, None] + (speed / r)[:, None] * LIEGAN_DT * torch.arange(steps, dtype=torch.float64)
+        e = torch.stack([angle.cos(), angle.sin()], -1)  # (trajectories, steps, 2)
+        q1, p1 = r[:, None, None] * e, speed[:, None, None] * torch.stack([-e[..., 1], e[..., 0]], -1)
+        traj = torch.cat([q1, p1, -q1, -p1], -1)  # (trajectories, steps, 8)
+    else:
+        e = torch.stack([phase.cos(), phase.sin()], -1)
+        q1, p1 = r[:, None] * e, speed[:, None] * torch.stack([-e[:, 1], e[:, 0]], -1)  # counter-clockwise
+        state = torch.cat([q1, p1, -q1, -p1], -1)
+        states = [state]
+        with torch.no_grad():
+            for _ in range(steps - 1):
+                state = _liegan_step(state)
+                states.append(state)
+        traj = torch.stack(states, 1)  # (trajectories, steps, 8)
+    x = traj[:, :per].reshape(-1, 8)[:n]
+    y = traj[:, 1 : per + 1].reshape(-1, 8)[:n]
+    truth = kron_space("so2", 4, dtype=torch.float64)
+    desc = (f"{n} pairs of consecutive states of {trajectories} two-body circular orbits (LieGAN's protocol: "
+            f"equal masses, radius in [{radius[0]:g}, {radius[1]:g}], body 2 = -body 1, coordinates (q1, p1, q2, p2)), "
+            f"map: the state after dt = 20/49")  # fmt: skip
+    config = dict(task="liegan-2body", n=n, radius=list(radius), orbit_noise=orbit_noise, steps=steps, seed=seed)
+    return Regression(x, y, truth, _liegan_step, desc, config)
+
+
+def _c7_rotation() -> Tensor:
+    c, s = math.cos(2 * math.pi / 7), math.sin(2 * math.pi / 7)
+    return torch.tensor([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
+
+
+def _c7(z: Tensor) -> Tensor:
+    return z @ _c7_rotation().to(z).T
+
+
+def c7_regression(n: int = 1000, *, seed: int = 0) -> Regression:
+    """Gaussian 3-vectors and their turns by ``2 pi / 7`` about ``x_3`` (module docstring), float64.
+
+    Truth: the three generators commuting with the turn, ``J`` on ``(x_1, x_2)``,
+    ``diag(1, 1, 0)`` and ``diag(0, 0, 1)``.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 3, generator=gen, dtype=torch.float64)
+    with torch.no_grad():
+        y = _c7(x)
+    truth = torch.zeros(3, 3, 3, dtype=torch.float64)
+    truth[0, 0, 1], truth[0, 1, 0] = -1.0, 1.0
+    truth[1, 0, 0] = truth[1, 1, 1] = 1.0
+    truth[2, 2, 2] = 1.0
+    desc = f"{n} Gaussian 3-vectors, map: the turn by 2 pi/7 about x3 (C7)"
+    return Regression(x, y, truth, _c7, desc, dict(task="c7", n=n, seed=seed))
+
+
+def _c7_invariant(z: Tensor) -> Tensor:
+    angle = torch.atan2(z[..., 1], z[..., 0])
+    return z[..., 2] / (1 + torch.remainder(angle, 2 * math.pi / 7))
+
+
+def c7_invariant_regression(n: int = 2000, *, seed: int = 0) -> Regression:
+    """LieGAN's discrete-rotation regression (module docstring), float64. Truth: ``diag(1, 1, 0)``."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 3, generator=gen, dtype=torch.float64)
+    with torch.no_grad():
+        y = _c7_invariant(x)
+    truth = torch.diag(torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64))[None]
+    desc = f"{n} Gaussian 3-vectors, f = x3 / (1 + (angle of (x1, x2) mod 2 pi/7)) (C7-invariant)"
+    return Regression(x, y, truth, _c7_invariant, desc, dict(task="c7-invariant", n=n, seed=seed))
+
+
 # ------------------------------------------------------------------------------ invariant functions
 def _o5(z: Tensor) -> Tensor:
     x1, x2 = z[..., :5], z[..., 5:]
@@ -267,6 +408,9 @@ def lorentz_regression(n: int = 600, *, function: str = "polynomial", scale: flo
 
 REGRESSION_TASKS: dict[str, Callable[..., Regression]] = {
     "kepler": kepler_regression,
+    "liegan-2body": liegan_two_body_regression,
+    "c7": c7_regression,
+    "c7-invariant": c7_invariant_regression,
     "o5": o5_regression,
     "lorentz": lorentz_regression,
 }

@@ -1,7 +1,17 @@
 """Symmetry discovery: learn the generators that relate pairs of samples, or that leave one map unchanged."""
 
-from ..algebra import antisymmetric_space, factorised_space, full_space, kron_space
-from ._dataset import MODELS, DatasetResult, FittedModel, count_symmetries, fit_dataset, fit_model, map_derivatives
+from ..algebra import antisymmetric_space, block_space, factorised_space, full_space, kron_space
+from ._dataset import (
+    MODELS,
+    DatasetResult,
+    FittedModel,
+    count_symmetries,
+    data_span,
+    fit_dataset,
+    fit_model,
+    kernel_sample_cap,
+    map_derivatives,
+)
 from ._pairs import METHODS, STRUCTURES, DiscoveryResult, fit_coefficients, fit_pairs
 from ._recursive import RecursiveAngleModel, fit_recursive
 
@@ -14,7 +24,9 @@ __all__ = [
     "FittedModel",
     "RecursiveAngleModel",
     "antisymmetric_space",
+    "block_space",
     "count_symmetries",
+    "data_span",
     "factorised_space",
     "fit_coefficients",
     "fit_dataset",
@@ -22,6 +34,7 @@ __all__ = [
     "fit_pairs",
     "fit_recursive",
     "full_space",
+    "kernel_sample_cap",
     "kron_space",
     "map_derivatives",
 ]
