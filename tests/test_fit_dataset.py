@@ -248,7 +248,8 @@ def test_liegan_two_body_data_follow_its_protocol():
     task = liegan_two_body_regression(96)  # two trajectories of 50 states, 48 pairs each
     x, y = task.x, task.y
     assert x.shape == y.shape == (96, 8) and len(task.truth) == 1
-    assert torch.equal(x[:, 4:8], -x[:, 0:4]) and torch.equal(y[:, 4:8], -y[:, 0:4])  # (q1, p1, q2, p2), body 2 = -body 1
+    # coordinates (q1, p1, q2, p2), body 2 = -body 1
+    assert torch.equal(x[:, 4:8], -x[:, 0:4]) and torch.equal(y[:, 4:8], -y[:, 0:4])
     assert torch.equal(x[1:48], y[:47]) and torch.equal(x[49:96], y[48:95])  # consecutive states of a trajectory
     radius = x[:, 0:2].norm(dim=1)
     assert 1.5 <= float(radius.min()) and float(radius.max()) <= 3.0

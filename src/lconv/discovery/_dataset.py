@@ -724,9 +724,9 @@ def fit_dataset(
     rank = d if span is None else span.shape[1]
     if rank < d:
         proj = span @ span.T
-        trivial, rep, work, to_q = _quotient(q, proj)
+        trivial, _, work, to_q = _quotient(q, proj)
     else:
-        proj, trivial, rep, work, to_q = None, q.new_zeros(0, d, d), q, q, None
+        proj, trivial, work, to_q = None, q.new_zeros(0, d, d), q, None
     m = len(work)
     if m == 0:
         raise ValueError(
@@ -778,13 +778,12 @@ def fit_dataset(
     n_sym, reason = _count(s, gap_ratio, max_residual)
     gate = getattr(fitted, "affine_error", None)
     if gate is not None and gate >= AFFINE_FLOOR and not fitted.error <= AFFINE_GAIN * gate:
-        would = reason
-        n_sym, reason = 0, (
+        would, n_sym = reason, 0
+        reason = (
             f"none counted: the {fitted.kind} model's held-out error {fitted.error:.3g} is not clearly below the "
             f"affine fit's {gate:.3g} (needs <= {AFFINE_GAIN:g}x): it has learned little beyond the affine part of "
             f"the map, so its near-symmetries are largely those of that affine map, not evidence about the data. "
-            f"A better model (more samples, mlp_steps, model='kernel') "
-            f"may tell. The spectrum alone would give {would}"
+            f"A better model (more samples, mlp_steps, model='kernel') may tell. The spectrum alone would give {would}"
         )
     k = {"auto": n_sym, "all": m, None: max(1, n_sym)}.get(n_generators, n_generators)
     coef = vh[:k].clone()

@@ -142,8 +142,9 @@ def _fit_space(data: Regression, source, basis, reference: torch.Tensor, route: 
         out["ranked"] = [
             {"residual": float(r), "cosine": analysis.cosine(g, truth[0])}
             | ({"cosine_on_data": analysis.cosine(g_on, analysis.restrict(truth, proj)[0])} if proj is not None else {})
-            for r, g, g_on in zip(res.singular_values[:RANKED], res.generators[:RANKED].double(),
-                                  res.on_data[:RANKED].double())  # fmt: skip
+            for r, g, g_on in zip(
+                res.singular_values[:RANKED], res.generators[:RANKED].double(), res.on_data[:RANKED].double()
+            )
         ]
         out["best_cosine"] = out["ranked"][0]["cosine"]
     return out | {"generators": gens}
@@ -425,8 +426,11 @@ DATASET_EXPERIMENTS: dict[str, tuple[Callable, str]] = {
         "Lorentz-invariant functions of two 4-vectors: so(1,3)",
     ),
     "c7": (
-        lambda seed, progress: [r for task in ("c7", "c7-invariant") for r in
-                                _experiment(task, ({"model": "kernel"}, {"model": "mlp"}))(seed, progress)],
+        lambda seed, progress: [
+            r
+            for task in ("c7", "c7-invariant")
+            for r in _experiment(task, ({"model": "kernel"}, {"model": "mlp"}))(seed, progress)
+        ],
         "Maps with a discrete symmetry (C7): no continuous symmetry beyond the true ones",
     ),  # fmt: skip
 }
