@@ -9,8 +9,8 @@ import torch
 from lconv import analysis
 from lconv.algebra import exp, log, matrix_algebra
 from lconv.data import vector_pairs
-from lconv.discovery import fit_pairs
-from lconv.discovery._starts import count_drop, count_gap
+from lconv.discovery import count_symmetries, fit_pairs
+from lconv.discovery._starts import count_drop
 
 SO3 = matrix_algebra("so3", dtype=torch.float64)
 
@@ -114,7 +114,9 @@ def test_a_space_that_cannot_hold_the_change_warns_instead_of_pretending():
 
 
 def test_count_rules():
-    assert count_gap(torch.tensor([1e-8, 9e-4, 1e-3, 1.0, 1.1])) == 3  # exact beside noisy: no gap between them
-    assert count_gap(torch.tensor([0.5, 0.6, 0.9])) == 0
+    spectrum = torch.tensor([3e-8, 9e-4, 9e-4, 1.0, 1.1])  # one exact symmetry beside two within noise
+    assert count_symmetries(spectrum, floor=1e-3) == 3
+    assert count_symmetries(spectrum) == 1  # without the floor the exact one stands alone
+    assert count_symmetries(torch.tensor([0.5, 0.6, 0.9])) == 0
     assert count_drop(torch.tensor([0.6, 0.3, 1e-9, 9e-10])) == 3
     assert count_drop(torch.tensor([0.9, 0.85, 0.8])) == 0

@@ -97,7 +97,7 @@ def discover(
     task: str = typer.Option(
         "rotation",
         help="Planted symmetry: rotation, translation, scaling, se2, sim2 (images); so3, sl2, so13, gl2 (vectors); "
-        "kepler, o5, lorentz (one dataset, no pairs).",
+        "kepler, liegan-2body, c7, c7-invariant, o5, lorentz (one dataset, no pairs).",
     ),
     size: int = typer.Option(7, min=3, max=64, help="Images are SIZE x SIZE pixels."),
     t_min: float = typer.Option(0.0, help="Smallest group parameter (e.g. angle in radians)."),
@@ -119,12 +119,17 @@ def discover(
         "vector-field for images, antisymmetric for so3, else free.",
     ),
     generators: str = typer.Option(
-        None, "--generators", "-k",
+        None,
+        "--generators",
+        "-k",
         help="Number of generators to learn, or 'auto' (estimated from the data) [default: as many as planted; "
         "auto with --data].",
     ),  # fmt: skip
     n: int = typer.Option(
-        None, min=10, help="Number of pairs [default: 2000]; samples for kepler (600), o5 (3000), lorentz (600)."
+        None,
+        min=10,
+        help="Number of pairs [default: 2000]; samples for kepler (600), liegan-2body (2000), c7 (600), "
+        "c7-invariant (2000), o5 (3000), lorentz (600).",
     ),
     epochs: int = typer.Option(30, min=1, help="Training rounds (exp) or passes (lconv)."),
     seed: int = typer.Option(0, help="Seed of the data and the fit."),
@@ -132,24 +137,28 @@ def discover(
     out: str = typer.Option(
         None, help="Run folder (must not exist or be empty); default runs/discover-TASK-TIMESTAMP."
     ),
-    dt: float = typer.Option(0.1, help="kepler: the time step of the map."),
+    dt: float = typer.Option(0.1, help="kepler: the time step of the map (liegan-2body keeps LieGAN's 20/49)."),
     model: str = typer.Option(
-        "kernel", help="Maps (kepler, o5, lorentz, --data with an invariant or equivariant y): the model fitted to "
+        "kernel",
+        help="Maps (kepler, o5, lorentz, --data with an invariant or equivariant y): the model fitted to "
         "the samples, kernel or mlp.",
     ),  # fmt: skip
     data: str = typer.Option(
-        None, help="Your own data instead of a planted task: FILE.npz (arrays x, y, optional t), x.npy with "
+        None,
+        help="Your own data instead of a planted task: FILE.npz (arrays x, y, optional t), x.npy with "
         "--target y.npy, or FILE.csv with --x-columns/--y-columns.",
     ),  # fmt: skip
     target: str = typer.Option(None, help="--data x.npy: the .npy file of y."),
     x_columns: str = typer.Option(None, help="--data FILE.csv: the columns of x, e.g. 0:3, 0,1,2 or header names."),
     y_columns: str = typer.Option(None, help="--data FILE.csv: the columns of y."),
     kind: str = typer.Option(
-        None, help="--data: pairs (y = g x), invariant (y = f(x), one number) or equivariant (y = F(x) moved like "
+        None,
+        help="--data: pairs (y = g x), invariant (y = f(x), one number) or equivariant (y = F(x) moved like "
         "x) [default: detected from the shapes].",
     ),  # fmt: skip
     space: str = typer.Option(
-        None, help="--data: search space full, antisymmetric, blocks:B (independent BxB blocks), kron:B "
+        None,
+        help="--data: search space full, antisymmetric, blocks:B (independent BxB blocks), kron:B "
         "(I (x) A) or vector-field (with --image-shape) [default: vector-field for images, else full].",
     ),  # fmt: skip
     image_shape: str = typer.Option(None, help="--data: samples are images of this shape, e.g. 8,8."),
@@ -371,7 +380,9 @@ def train(
 @app.command()
 def repro(
     name: str = typer.Argument(
-        ..., help="Experiment: c1, c2, c3, c3-large (SI C), d-table (SI D); kepler, o5, lorentz (one dataset)."
+        ...,
+        help="Experiment: c1, c2, c3, c3-large (SI C), d-table (SI D); kepler, liegan-2body, c7, o5, lorentz "
+        "(one dataset).",
     ),
     seed: int = typer.Option(0, help="Seed of the data and the fits."),
     out: str = typer.Option(None, help="Run folder (must not exist or be empty); default runs/repro-NAME-TIMESTAMP."),

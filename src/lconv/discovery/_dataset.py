@@ -50,6 +50,7 @@ from torch import Tensor
 
 from ..algebra import antisymmetric_space
 from ._pairs import STRUCTURES, DiscoveryResult
+from ._starts import _count
 
 MODELS = ("kernel", "mlp")
 
@@ -531,43 +532,6 @@ def _spectrum(blocks_of: Callable[[slice], Tensor], n: int, m: int, floor: float
 def _chunks(n: int, size: int):
     for s in range(0, n, size):
         yield slice(s, min(n, s + size))
-
-
-def _count(singular_values: Tensor, gap_ratio: float, max_residual: float) -> tuple[int, str]:
-    """:func:`count_symmetries` and the reason, in words."""
-    raw = singular_values.double()
-    s = raw.clamp_min(1e-9)
-    m = len(s)
-    rule = f"rule: a gap of at least {gap_ratio:g}x below which every residual is at most {max_residual:g}"
-    if m == 0:
-        return 0, "none: the search space is empty"
-    if float(s[-1]) <= max_residual:
-        return m, f"all {m}: every residual is at most {max_residual:g} (largest {float(raw[-1]):.3g})"
-    if float(s[0]) > max_residual:
-        return 0, f"none: the smallest residual, {float(raw[0]):.3g}, is above {max_residual:g} ({rule})"
-    below = int((s <= max_residual).sum())  # candidate splits after 1 .. below values
-    ratios = s[1 : below + 1] / s[:below]
-    i = int(torch.argmax(ratios))
-    gap = float(ratios[i])
-    if gap < gap_ratio:
-        return 0, (f"none: the largest gap among residuals up to {max_residual:g} is {gap:.3g}x "
-                   f"(after {i + 1}: {float(raw[i]):.3g} -> {float(raw[i + 1]):.3g}), below {gap_ratio:g}x")  # fmt: skip
-    lo = f"{float(raw[0]):.3g}" if i == 0 else f"{float(raw[0]):.3g} to {float(raw[i]):.3g}"
-    return i + 1, (f"{i + 1}: residuals {lo} lie below the largest gap among residuals up to {max_residual:g} "
-                   f"({float(raw[i]):.3g} -> {float(raw[i + 1]):.3g}, {gap:.3g}x; {rule})")  # fmt: skip
-
-
-def count_symmetries(singular_values: Tensor, *, gap_ratio: float = 3.0, max_residual: float = 0.3) -> int:
-    """How many of the ascending ``singular_values`` (residuals) are symmetries.
-
-    Values are floored at ``1e-9``. All of them when even the largest is at most
-    ``max_residual``. Otherwise the split is the largest ratio between neighbours,
-    ``s_{i+1} / s_i``, among the ``i`` whose ``s_i`` is at most ``max_residual``; the ``i``
-    smallest are symmetries when that ratio is at least ``gap_ratio``, else none are.
-    (Looking for the gap only among small residuals keeps a larger gap between two large,
-    violated values from hiding the one that ends the symmetries.)
-    """
-    return _count(singular_values, gap_ratio, max_residual)[0]
 
 
 def data_span(x: Tensor, *, rtol: float = 1e-10) -> Tensor:

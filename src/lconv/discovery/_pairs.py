@@ -339,8 +339,9 @@ def _newton_t(L: Tensor, t: Tensor, x: Tensor, y: Tensor, iters: int) -> Tensor:
     return t
 
 
-def _fit_t_starts(L: Tensor, x: Tensor, y: Tensor, t0: Tensor | None, *, starts: int = 8, iters: int = 8,
-                  seed: int = 0) -> Tensor:
+def _fit_t_starts(
+    L: Tensor, x: Tensor, y: Tensor, t0: Tensor | None, *, starts: int = 8, iters: int = 8, seed: int = 0
+) -> Tensor:
     """Each pair's coefficients for fixed generators, from several starts (small ``d``).
 
     Gauss-Newton from ``t0`` (if given) and from the first-order fit; the pairs still left
@@ -376,7 +377,11 @@ def _fit_t_starts(L: Tensor, x: Tensor, y: Tensor, t0: Tensor | None, *, starts:
         if len(lost) == 0:
             break
         r = torch.randn(len(lost), len(L), generator=gen, dtype=torch.float64)
-        r = r / r.norm(dim=1, keepdim=True).clamp_min(1e-12) * torch.rand(len(lost), 1, generator=gen, dtype=torch.float64)
+        r = (
+            r
+            / r.norm(dim=1, keepdim=True).clamp_min(1e-12)
+            * torch.rand(len(lost), 1, generator=gen, dtype=torch.float64)
+        )
         keep(_newton_t(L, (math.pi / norm * r).to(x), x[lost], y[lost], iters), lost)
     return best
 
@@ -741,9 +746,7 @@ def _choose_start(x3, y3, k, space, basis, small, init_fraction, seed, history, 
 
 def _exp_loss(L: Tensor, t: Tensor, x: Tensor, y: Tensor, chunk: int) -> float:
     with torch.no_grad():
-        return (
-            sum(float((_apply(L, t[sl], x[sl]) - y[sl]).pow(2).sum()) for sl in _chunks(len(x), chunk)) / y.numel()
-        )
+        return sum(float((_apply(L, t[sl], x[sl]) - y[sl]).pow(2).sum()) for sl in _chunks(len(x), chunk)) / y.numel()
 
 
 def _chunks(n: int, size: int):

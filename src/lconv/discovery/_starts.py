@@ -39,7 +39,7 @@ class Start:
     """A route's generators ``(k, d, d)`` (unit Frobenius norm), its spectrum and count.
 
     ``spectrum``: for invariants, the ascending residuals of the search space's directions
-    (0 for an exact symmetry, about 1 for a random generator; counted by :func:`count_gap`);
+    (0 for an exact symmetry, about 1 for a random generator; counted by :func:`count_symmetries`);
     for group elements, the share ``r_j`` of the pairs' change left unexplained by the
     first ``j`` directions of the logarithms (counted by :func:`count_drop`). ``t`` is the
     pairs' coefficients or None.
@@ -52,22 +52,44 @@ class Start:
     t: Tensor | None = None
 
 
-def count_gap(spectrum: Tensor, *, gap_ratio: float = 3.0, max_residual: float = 0.3, floor: float = 1e-3) -> int:
-    """How many of the ascending residuals are symmetries: the values before the largest ratio
-    between neighbours, if that ratio is at least ``gap_ratio`` and the last value kept is at
-    most ``max_residual``; with no such gap, all if the largest is at most ``max_residual``,
-    else none. Values are floored at ``floor`` first: residuals that small are all within
-    noise, and an exact symmetry beside a noisy one is no gap."""
-    s = spectrum.double().clamp_min(floor)
-    if len(s) == 0:
-        return 0
+def _count(singular_values: Tensor, gap_ratio: float, max_residual: float, floor: float = 1e-9) -> tuple[int, str]:
+    """:func:`count_symmetries` and the reason, in words."""
+    raw = singular_values.double()
+    s = raw.clamp_min(floor)
+    m = len(s)
+    rule = f"rule: a gap of at least {gap_ratio:g}x below which every residual is at most {max_residual:g}"
+    if m == 0:
+        return 0, "none: the search space is empty"
     if float(s[-1]) <= max_residual:
-        return len(s)
-    if len(s) == 1:
-        return 0
-    ratios = s[1:] / s[:-1]
+        return m, f"all {m}: every residual is at most {max_residual:g} (largest {float(raw[-1]):.3g})"
+    if float(s[0]) > max_residual:
+        return 0, f"none: the smallest residual, {float(raw[0]):.3g}, is above {max_residual:g} ({rule})"
+    below = int((s <= max_residual).sum())  # candidate splits after 1 .. below values
+    ratios = s[1 : below + 1] / s[:below]
     i = int(torch.argmax(ratios))
-    return i + 1 if float(ratios[i]) >= gap_ratio and float(s[i]) <= max_residual else 0
+    gap = float(ratios[i])
+    if gap < gap_ratio:
+        return 0, (f"none: the largest gap among residuals up to {max_residual:g} is {gap:.3g}x "
+                   f"(after {i + 1}: {float(raw[i]):.3g} -> {float(raw[i + 1]):.3g}), below {gap_ratio:g}x")  # fmt: skip
+    lo = f"{float(raw[0]):.3g}" if i == 0 else f"{float(raw[0]):.3g} to {float(raw[i]):.3g}"
+    return i + 1, (f"{i + 1}: residuals {lo} lie below the largest gap among residuals up to {max_residual:g} "
+                   f"({float(raw[i]):.3g} -> {float(raw[i + 1]):.3g}, {gap:.3g}x; {rule})")  # fmt: skip
+
+
+def count_symmetries(
+    singular_values: Tensor, *, gap_ratio: float = 3.0, max_residual: float = 0.3, floor: float = 1e-9
+) -> int:
+    """How many of the ascending ``singular_values`` (residuals) are symmetries.
+
+    Values are floored at ``floor`` (residuals that small are alike: an exact symmetry
+    beside one within noise is no gap; ``fit_pairs`` uses ``1e-3``). All of them when even the largest is at most
+    ``max_residual``. Otherwise the split is the largest ratio between neighbours,
+    ``s_{i+1} / s_i``, among the ``i`` whose ``s_i`` is at most ``max_residual``; the ``i``
+    smallest are symmetries when that ratio is at least ``gap_ratio``, else none are.
+    (Looking for the gap only among small residuals keeps a larger gap between two large,
+    violated values from hiding the one that ends the symmetries.)
+    """
+    return _count(singular_values, gap_ratio, max_residual, floor)[0]
 
 
 def _orthonormal(basis: Tensor) -> Tensor:
@@ -160,7 +182,7 @@ def invariants(x: Tensor, y: Tensor, *, max_features: int = 600) -> tuple[Tensor
     ``|(Phi(y) - Phi(x)) w|^2 / |Phi_c(x) w|^2`` (``Phi_c`` centred over the samples): how much
     ``p = Phi . w`` changes within a pair against how much it varies across pairs. The
     square roots of the generalised eigenvalues, ascending, are the spectrum; the first
-    :func:`count_gap` of them are invariants. None when there are too many monomials.
+    :func:`count_symmetries` of them are invariants. None when there are too many monomials.
     """
     n = len(x)
     zx, zy = x.reshape(n, -1).double(), y.reshape(n, -1).double()
@@ -178,7 +200,7 @@ def invariants(x: Tensor, y: Tensor, *, max_features: int = 600) -> tuple[Tensor
     diff = (fy - fx) @ white
     lam, vec = torch.linalg.eigh(diff.T @ diff / n)
     spectrum = lam.clamp_min(0).sqrt()
-    count = count_gap(spectrum)
+    count = count_symmetries(spectrum, floor=1e-3)
     if count == 0:
         return None
     weights = (white @ vec[:, :count]).T / scale ** torch.cat(
@@ -203,7 +225,7 @@ def from_invariants(x: Tensor, y: Tensor, basis: Tensor, k: int | None) -> Start
     rows = rows / (size + (1e-3 * size.median()) ** 2 + 1e-300).sqrt()  # each constraint weighs the same
     lam, vec = torch.linalg.eigh(rows.T @ rows / len(rows))  # ascending: the m x m normal matrix
     spectrum = lam.clamp_min(0).sqrt()
-    count = count_gap(spectrum)
+    count = count_symmetries(spectrum, floor=1e-3)
     kk = count if k is None else k
     if kk < 1:
         return None

@@ -104,7 +104,9 @@ def discover_file(
         metrics.update(extra)
     else:
         if "grid" in keywords:
-            raise ValueError("--space vector-field is for pairs of images; maps take full, antisymmetric, blocks or kron")
+            raise ValueError(
+                "--space vector-field is for pairs of images; maps take full, antisymmetric, blocks or kron"
+            )
         result = fit_dataset(df.x, df.y, None if n_generators == "auto" else n_generators, model=model, seed=seed,
                              **keywords)  # fmt: skip
         metrics.update(singular_values=result.singular_values.tolist(), n_symmetries=result.n_symmetries,
