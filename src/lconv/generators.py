@@ -10,6 +10,19 @@ discovery::
     layer = LConv(1, 32, generators=generators.rotation(grid))                  # fixed
     learner = LConv(1, 32, generators=generators.learned(grid, n=4, rank=8))    # learned
 
+An :class:`~lconv.LConv` with free channel weights is equivariant to exactly the
+transformations that commute with all of its generators. For translations (an abelian
+algebra) that is the group they generate. For a non-abelian algebra pushed forward onto
+the space (``family("se2", grid)``, ``rotation`` of a 3-D grid, so(3) on vectors) it is
+*not*: the generators do not commute with one another, so the layer is not equivariant
+to the group they generate (relative errors of order one, see
+``python -m lconv.nn.theorem1``). For such groups lift the features to the group and use
+its left-invariant generators, which commute with the group acting on the left::
+
+    space = SE2Grid(Grid((28, 28)), orientations=8)                  # (x, y, theta), N d nodes
+    lift = Lifting(1, 16, space)                                     # image -> lifted features
+    layer = LConv(16, 16, generators=left_invariant(space))          # SE(2)-equivariant
+
 Conventions (centre, axes, signs, the Nyquist term) are stated in :mod:`lconv.grid`,
 :func:`swi_derivative` and :func:`pushforward`.
 """
@@ -41,11 +54,16 @@ from .nn import (
     DenseGenerators,
     FixedGenerators,
     Generators,
+    LeftInvariantGenerators,
+    Lifting,
     LocalGenerators,
     LowRankGenerators,
+    SE2Grid,
+    SE3Grid,
     StencilGenerators,
     as_generators,
     learned,
+    left_invariant,
 )
 
 __all__ = [
@@ -53,8 +71,12 @@ __all__ = [
     "DenseGenerators",
     "FixedGenerators",
     "Generators",
+    "LeftInvariantGenerators",
+    "Lifting",
     "LocalGenerators",
     "LowRankGenerators",
+    "SE2Grid",
+    "SE3Grid",
     "StencilGenerators",
     "StructureConstants",
     "as_generators",
@@ -71,6 +93,7 @@ __all__ = [
     "gcn",
     "incidence",
     "learned",
+    "left_invariant",
     "matrix_algebra",
     "pushforward",
     "rotation",

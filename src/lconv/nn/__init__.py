@@ -1,4 +1,5 @@
-"""Neural-network modules: the L-conv layer, the parametrisations of its generators, the SI D classifiers."""
+"""Neural-network modules: the L-conv layer, the parametrisations of its generators, lifted grids and their
+left-invariant generators (equivariance for non-abelian groups), the SI D classifiers."""
 
 from . import functional
 from ._generators import (
@@ -12,12 +13,22 @@ from ._generators import (
     learned,
 )
 from ._layer import LConv, LConvStack
+from ._lifted import (
+    LeftInvariantGenerators,
+    Lifting,
+    OrientationPool,
+    SE2Grid,
+    SE3Grid,
+    left_invariant,
+    lifted_max_pool2,
+)
 from ._models import (
     CNN,
     MODEL_DEFAULTS,
     MODELS,
     FullyConnected,
     LConvClassifier,
+    SE2LConvClassifier,
     ShallowFC,
     build_model,
     model_options,
@@ -30,6 +41,12 @@ __all__ = [
     "MODEL_DEFAULTS",
     "FullyConnected",
     "LConvClassifier",
+    "LeftInvariantGenerators",
+    "Lifting",
+    "OrientationPool",
+    "SE2Grid",
+    "SE2LConvClassifier",
+    "SE3Grid",
     "ShallowFC",
     "build_model",
     "model_options",
@@ -45,4 +62,6 @@ __all__ = [
     "as_generators",
     "functional",
     "learned",
+    "left_invariant",
+    "lifted_max_pool2",
 ]

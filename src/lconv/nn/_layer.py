@@ -22,10 +22,30 @@ class LConv(nn.Module):
              = W^0 f + \sum_{i=1}^{n} W^i (L_i f) + b ,
 
     with the products ``W^i = W^0 eps^i`` as free parameters. ``W^0, W^i`` act on
-    channels and ``L_i`` on nodes, so the layer is equivariant to every transformation
-    that commutes with all ``L_i`` (Prop. 1), in particular to ``exp(t L)`` for the
-    group that the ``L_i`` generate when they span a Lie algebra. Any network acting on
-    channels alone (pointwise nonlinearities, channel MLPs) may follow it.
+    channels and ``L_i`` on nodes.
+
+    **Equivariance.** With free weights the layer is equivariant to exactly the
+    transformations ``g`` that commute with every ``L_i`` (``lconv.testing.assert_commutes``
+    checks this) and, when the layer has a bias, that map constant features to
+    themselves (permutations of the nodes and ``exp(t L)`` of vector fields do; rotations
+    of the coordinates of a vector do not: use ``bias=False`` there). For an abelian
+    algebra (translations, one rotation generator) that includes ``exp(t L)`` for the
+    whole group the ``L_i`` generate. For a non-abelian
+    algebra pushed forward onto the nodes it does not: with ``family("se2", grid)`` the
+    layer is not equivariant to quarter turns or shifts of the grid, with so(3) on vectors
+    not to ``exp(t L_j)`` (relative errors 0.2-1 in float64; ``python -m
+    lconv.nn.theorem1`` prints them). For those groups lift the features to the group and
+    use its left-invariant generators (:func:`lconv.nn.left_invariant` on an
+    :class:`~lconv.nn.SE2Grid` or :class:`~lconv.nn.SE3Grid`, the paper's ``g L_i . d/dg``).
+
+    Nonlinearities: a pointwise nonlinearity commutes with permutations of the nodes, so
+    stacks with nonlinearities stay equivariant to exact actions (integer shifts, quarter
+    turns, the lifted grid's rotations; Corollary 1). It does not commute with
+    interpolating actions such as ``exp(theta L)`` for a rotation on a grid:
+    ``LConv -> ReLU -> LConv`` with the rotation generator is equivariant to
+    ``exp(0.3 L)`` to 4e-15 without the ReLU and to 0.2-0.8 with it (float64, 12x12).
+    The same holds for any network acting on channels alone, node by node: it keeps
+    equivariance to exact actions, and to interpolating ones only when it is linear.
 
     Args:
         in_channels: ``c_in``.
