@@ -120,3 +120,18 @@ def test_count_rules():
     assert count_symmetries(torch.tensor([0.5, 0.6, 0.9])) == 0
     assert count_drop(torch.tensor([0.6, 0.3, 1e-9, 9e-10])) == 3
     assert count_drop(torch.tensor([0.9, 0.85, 0.8])) == 0
+
+
+def test_samples_on_a_subspace_report_the_generators_that_vanish_there_apart():
+    gen = torch.Generator().manual_seed(7)
+    x = torch.zeros(200, 3, dtype=torch.float64)
+    x[:, :2] = torch.randn(200, 2, generator=gen, dtype=torch.float64)  # the plane x3 = 0
+    angle = 2 * torch.rand(200, generator=gen, dtype=torch.float64)
+    y = x.clone()
+    y[:, 0] = angle.cos() * x[:, 0] - angle.sin() * x[:, 1]
+    y[:, 1] = angle.sin() * x[:, 0] + angle.cos() * x[:, 1]
+    r = fit_pairs(x, y, 1)
+    assert r.n_trivial == 3 and r.trivial.shape == (3, 3, 3)  # L P = 0: any last column
+    proj = torch.diag(torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64))
+    assert float((r.trivial @ proj).abs().max()) < 1e-12
+    assert analysis.cosine(r.generators[0] @ proj, SO3[2]) > 0.9999  # the turn of the plane, on the plane

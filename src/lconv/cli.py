@@ -210,8 +210,9 @@ def discover(
         if key in metrics:
             table.add_row(label, fmt(metrics[key]), fmt(base[key]), fmt(truth[key]))
     console.print(table)
-    alg = metrics["algebra"]
-    console.print(f"algebra found: {alg['name'] or 'no known algebra'} (fit error {alg['error']:.2g})")
+    from .experiments.datafile import algebra_text
+
+    console.print(f"algebra found: {algebra_text(metrics['algebra'])}")
     console.print("errors are measured alike in the three columns: the true generators' is what the symmetry itself "
                   "scores on these pairs (a lower one fits how the pairs were made, not the symmetry)")  # fmt: skip
     console.print(f"fit: {metrics['epochs_run']} rounds in {metrics['fit_seconds']:.1f} s; run folder: {folder}")
@@ -260,13 +261,14 @@ class _fit_progress:
 
 
 def _print_file(metrics: dict, folder) -> None:
+    from .experiments.datafile import algebra_text
+
     alg = metrics["algebra"]
     table = Table(title=f"lconv discover --data: {metrics['samples']} samples, {metrics['kind']}")
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_row("generators found", str(metrics["n_generators"]))
-    table.add_row("algebra", alg["name"] or "not a known algebra of dimension <= 6")
-    table.add_row("algebra fit error", f"{alg['error']:.3g}")
+    table.add_row("algebra", algebra_text(alg))
     table.add_row("Killing form signature (+, -, 0)", str(tuple(alg["killing_signature"])))
     if metrics.get("residuals") is not None:
         table.add_row("residual of each generator", ", ".join(f"{r:.3g}" for r in metrics["residuals"]))

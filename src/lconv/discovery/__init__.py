@@ -5,7 +5,6 @@ from ._dataset import (
     MODELS,
     DatasetResult,
     FittedModel,
-    data_span,
     fit_dataset,
     fit_model,
     kernel_sample_cap,
@@ -13,7 +12,7 @@ from ._dataset import (
 )
 from ._pairs import METHODS, STRUCTURES, DiscoveryResult, fit_coefficients, fit_pairs
 from ._recursive import RecursiveAngleModel, fit_recursive
-from ._starts import count_symmetries
+from ._starts import count_symmetries, data_span
 
 __all__ = [
     "METHODS",

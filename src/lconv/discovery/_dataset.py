@@ -50,7 +50,7 @@ from torch import Tensor
 
 from ..algebra import antisymmetric_space
 from ._pairs import STRUCTURES, DiscoveryResult
-from ._starts import _count
+from ._starts import _count, _quotient, data_span
 
 MODELS = ("kernel", "mlp")
 
@@ -532,35 +532,6 @@ def _spectrum(blocks_of: Callable[[slice], Tensor], n: int, m: int, floor: float
 def _chunks(n: int, size: int):
     for s in range(0, n, size):
         yield slice(s, min(n, s + size))
-
-
-def data_span(x: Tensor, *, rtol: float = 1e-10) -> Tensor:
-    """Orthonormal basis ``(d, r)`` of the linear span of the rows of ``x`` ``(N, d)``.
-
-    Directions whose second moment is below ``rtol`` times the largest are left out. The
-    same construction as :func:`lconv.analysis.data_projector` (which uses ``rtol = 1e-6``).
-    """
-    flat = x.reshape(-1, x.shape[-1]).double()
-    evals, evecs = torch.linalg.eigh(flat.T @ flat)
-    return evecs[:, evals > rtol * evals.max().clamp_min(1e-300)]
-
-
-def _quotient(q: Tensor, proj: Tensor, tol: float = 1e-6):
-    """Split the space ``q`` (orthonormal, ``(m, d, d)``) by the map ``L -> L P``.
-
-    Returns ``(trivial, rep, on_data, scale)``: an orthonormal basis ``(t, d, d)`` of the
-    generators with ``L P = 0``; representatives ``rep (m - t, d, d)`` orthogonal to them whose
-    restrictions ``on_data = rep P`` are orthonormal; ``scale`` the map's singular values.
-    """
-    m = len(q)
-    qp = (q @ proj).reshape(m, -1)
-    evals, w = torch.linalg.eigh(qp @ qp.T)  # Gram of the restrictions
-    sv = evals.clamp_min(0).sqrt()
-    null = sv <= tol * float(sv.max().clamp_min(1e-300))
-    trivial = torch.einsum("mt,mij->tij", w[:, null], q)
-    coef = w[:, ~null] / sv[~null]  # (m, r): rep_j = sum_m coef[m, j] q_m
-    rep = torch.einsum("mr,mij->rij", coef, q)
-    return trivial, rep, rep @ proj, coef
 
 
 # ------------------------------------------------------------------------------ entry point

@@ -46,7 +46,7 @@ from torch import Tensor
 from ..algebra._lie import closure_loss, exp_apply
 from ..algebra._spaces import VectorFieldSpace, antisymmetric_space, full_space, vector_field_space
 from ..grid import Grid
-from ._starts import Start, count_drop, from_group_elements, from_invariants
+from ._starts import Start, _orthonormal, _quotient, count_drop, data_span, from_group_elements, from_invariants
 
 METHODS = ("exp", "lstsq", "lconv")
 STRUCTURES = ("free", "antisymmetric")
@@ -73,6 +73,11 @@ class DiscoveryResult:
             the number of generators: ascending values, 0 for a direction the pairs
             certainly use (module docstring of :mod:`lconv.discovery._starts`), or None.
         residuals: ``(k,)`` each generator's value in ``spectrum``, or None.
+        trivial: when the samples span only a subspace (projector ``P``), an orthonormal
+            basis of the generators of the space with ``L P = 0``, which fit every pair
+            trivially; they are not searched nor counted, and the generators returned
+            are then actions on the span (``L = L P``). None when the data span ``R^d``.
+        n_trivial: their number.
     """
 
     generators: Tensor
@@ -82,6 +87,8 @@ class DiscoveryResult:
     config: dict = field(default_factory=dict)
     spectrum: Tensor | None = None
     residuals: Tensor | None = None
+    trivial: Tensor | None = None
+    n_trivial: int = 0
 
     def sample(self, x, scale: float = 1.0, *, generator: torch.Generator | None = None) -> Tensor:
         """Data augmentation: ``exp(sum_i t_i L_i) x`` with ``t_i ~ N(0, scale^2)`` drawn per sample.
@@ -578,10 +585,15 @@ def _first_order_start(x3, y3, k, space, init_fraction) -> Tensor:
 
 def _first_order_count(x3, y3, space, init_fraction, room) -> Start:
     """``n_generators="auto"`` for the first-order start: ``r_k`` is the share of the change that
-    ``k`` first-order generators leave unexplained, counted by :func:`count_drop`."""
+    ``k`` first-order generators leave unexplained, counted by :func:`count_drop`. With one
+    vector per pair, ``k`` stays below the rank of the samples, at which the first-order
+    model fits any change exactly."""
     residual = []
     delta = (y3 - x3).flatten(1)
-    for k in range(1, min(6, room) + 1):
+    n, c, d = x3.shape
+    # with one vector per pair, k >= rank(data) first-order generators fit any change exactly
+    top = min(6, room, max(1, int(torch.linalg.matrix_rank(x3.reshape(-1, d))) - 1) if c == 1 else 6)
+    for k in range(1, top + 1):
         L = space.generators(space.project(_first_order_start(x3, y3, k, space, init_fraction)))
         t = _fit_t(L, x3, y3)
         fit = torch.einsum("kij,ncj,nk->nci", L, x3, t).flatten(1)
@@ -598,12 +610,32 @@ def _fit_pairs(x3, y3, k, t_known, method, structure, basis, epochs, inner_steps
     dtype = torch.float64 if small else x3.dtype  # small problems: float64 costs nothing and never breaks
     x3, y3 = x3.to(dev, dtype), y3.to(dev, dtype)
     space = _Space(structure, None if basis is None else basis.to(dev, dtype), d)
+    trivial = None
+    if small:
+        # samples on a subspace (projector P): generators with L P = 0 fit every pair trivially;
+        # search the quotient, the generators' action on the span, and report those apart
+        span = data_span(torch.cat([x3, y3]))
+        if span.shape[1] < d:
+            proj = span @ span.T
+            trivial, _, on_data, _ = _quotient(_orthonormal(_explicit_basis(space, d, dtype)), proj)
+            if len(on_data) == 0:
+                raise ValueError(
+                    f"fit_pairs: every generator of the search space vanishes on the data's span (rank "
+                    f"{span.shape[1]} of {d}); pass a larger space or samples that span more"
+                )
+            if isinstance(k, int) and k > len(on_data):
+                raise ValueError(
+                    f"fit_pairs: n_generators={k} but only {len(on_data)} generators of the space act on the "
+                    f"data's span (rank {span.shape[1]} of {d}); choose at most {len(on_data)} or 'auto'"
+                )
+            space = _Space("free", on_data, d)
     config = dict(n_generators=k, t_known=t_known is not None, method=method, structure=structure,
                   basis=None if basis is None else len(basis), epochs=epochs, inner_steps=inner_steps,
                   batch_size=batch_size, lr=lr, orthogonality=orthogonality, closure=closure,
                   newton_steps=newton_steps, init_fraction=init_fraction, seed=seed,
                   smoothness=basis.smoothness if isinstance(basis, VectorFieldSpace) else None,
-                  threads=torch.get_num_threads())  # fmt: skip
+                  threads=torch.get_num_threads(),
+                  n_trivial=0 if trivial is None else len(trivial))  # fmt: skip
     history: dict[str, list[float]] = {"loss": [], "seconds": []}
     start = time.perf_counter()
     spectrum = residuals = None
@@ -629,7 +661,7 @@ def _fit_pairs(x3, y3, k, t_known, method, structure, basis, epochs, inner_steps
             history["loss"].append(float((x3 + torch.einsum("kij,ncj,nk->nci", L, x3, t_fit) - y3).pow(2).mean()))
         history["seconds"].append(time.perf_counter() - start)
         return DiscoveryResult(L.detach().cpu().to(out_dtype), t_fit.detach().cpu().to(out_dtype), history, method,
-                               config)  # fmt: skip
+                               config, **_trivial(trivial, out_dtype))  # fmt: skip
 
     # ---- iterative methods
     normalise = t_known is None
@@ -690,7 +722,11 @@ def _fit_pairs(x3, y3, k, t_known, method, structure, basis, epochs, inner_steps
                     RuntimeWarning, stacklevel=3,
                 )  # fmt: skip
     return DiscoveryResult(final.detach().cpu().to(out_dtype), t_fit.detach().cpu().to(out_dtype), history, method,
-                           config, spectrum, residuals)  # fmt: skip
+                           config, spectrum, residuals, **_trivial(trivial, out_dtype))  # fmt: skip
+
+
+def _trivial(trivial: Tensor | None, dtype) -> dict:
+    return {} if trivial is None else dict(trivial=trivial.cpu().to(dtype), n_trivial=len(trivial))
 
 
 def _exact(loss: float, x: Tensor, y: Tensor) -> bool:
@@ -699,49 +735,55 @@ def _exact(loss: float, x: Tensor, y: Tensor) -> bool:
 
 
 def _choose_start(x3, y3, k, space, basis, small, init_fraction, seed, history, chunk):
-    """The ``exp`` fit's start with unknown ``t``: ``(L, t, k, spectrum, residuals, route)``."""
-    auto = k == "auto"
-    routes = []
+    """The ``exp`` fit's start with unknown ``t``: ``(L, t, k, spectrum, residuals, route)``.
+
+    With ``k="auto"`` the count is the first one proposed by the group-element start, the
+    invariant start (:mod:`lconv.discovery._starts`), or else the first-order start
+    (:func:`_first_order_count`); the evidence is that start's spectrum.
+    """
     explicit = _explicit_basis(space, x3.shape[-1], x3.dtype) if small else None
-    if small:
-        for route in (from_group_elements, from_invariants):
-            found = route(x3, y3, explicit, None if auto else k)
-            if found is not None:
-                routes.append(found)
-    evidence = None
-    if auto:
-        counted = [r for r in routes if r.count >= 1]
-        if counted:
-            evidence = counted[0]
-        else:
-            room = len(explicit) if explicit is not None else len(space.basis)
-            evidence = _first_order_count(x3, y3, space, init_fraction, room)
-            if evidence.count < 1:
-                raise ValueError(
-                    "fit_pairs: n_generators='auto' found no clear number of generators in the pairs "
-                    f"(first-order residuals {[round(float(v), 3) for v in evidence.spectrum]}); give a number"
-                )
-        k = evidence.count
-        routes = [r if r.count == k or r is evidence else None for r in routes]
-        routes = [r for r in routes if r is not None and len(r.generators) == k]
-    candidates = [(r.route, lambda r=r: r.generators.to(x3), r.t) for r in routes]
-    candidates.append(("first order", lambda: _first_order_start(x3, y3, k, space, init_fraction), None))
-    best = None
+    routes = (from_group_elements, from_invariants) if small else ()
     history["starts"] = []
-    for route, make, t0 in candidates:
-        L = _unit(space.generators(space.project(make())))
-        t = _fit_t_starts(L, x3, y3, t0, seed=seed) if small else _fit_t(L, x3, y3)
-        loss = _exp_loss(L, t, x3, y3, chunk)
-        history["starts"].append(loss)
-        if best is None or loss < best[2]:
-            best = (L, t, loss, route)
-        if _exact(loss, x3, y3):
-            break  # nothing can fit better: the later starts are not tried
-    spectrum = residuals = None
-    if evidence is not None:
-        spectrum = evidence.spectrum.float()
-        residuals = spectrum[:k]
-    return best[0], best[1], k, spectrum, residuals, best[3]
+
+    def best_start(kk: int, proposals: dict):
+        candidates = []
+        for route in routes:
+            found = proposals.get(route.__name__)
+            found = found if found is not None and len(found.generators) == kk else route(x3, y3, explicit, kk)
+            if found is not None:
+                candidates.append((found.route, lambda f=found: f.generators.to(x3), found.t))
+        candidates.append(("first order", lambda: _first_order_start(x3, y3, kk, space, init_fraction), None))
+        best = None
+        for route, make, t0 in candidates:
+            L = _unit(space.generators(space.project(make())))
+            t = _fit_t_starts(L, x3, y3, t0, seed=seed) if small else _fit_t(L, x3, y3)
+            loss = _exp_loss(L, t, x3, y3, chunk)
+            history["starts"].append(loss)
+            if best is None or loss < best[2]:
+                best = (L, t, loss, route)
+            if _exact(loss, x3, y3):
+                break  # nothing can fit better: the later starts are not tried
+        return best
+
+    if k != "auto":
+        best = best_start(k, {})
+        return best[0], best[1], k, None, None, best[3]
+
+    proposals = {route.__name__: route(x3, y3, explicit, None) for route in routes}
+    counted = [p for p in proposals.values() if p is not None and p.count >= 1]
+    if counted:
+        evidence = counted[0]
+    else:
+        room = len(explicit) if explicit is not None else len(space.basis)
+        evidence = _first_order_count(x3, y3, space, init_fraction, room)
+        if evidence.count < 1:
+            raise ValueError(
+                "fit_pairs: n_generators='auto' found no clear number of generators in the pairs (first-order "
+                f"residuals {[round(float(v), 3) for v in evidence.spectrum]}); give a number"
+            )
+    best = best_start(evidence.count, proposals)
+    spectrum = evidence.spectrum.float()
+    return best[0], best[1], evidence.count, spectrum, spectrum[: evidence.count], best[3]
 
 
 def _exp_loss(L: Tensor, t: Tensor, x: Tensor, y: Tensor, chunk: int) -> float:

@@ -15,7 +15,10 @@ coefficients are its logarithm's coordinates.
 **Invariants** (any ``C``, e.g. one vector per pair). A polynomial ``p`` of degree <= 2 in
 the pair's ``C d`` coordinates is an invariant when ``p(y_n) = p(x_n)`` for every pair:
 the invariants are the near-null directions of ``Phi(y) - Phi(x)`` (``Phi`` the monomials),
-measured against how much ``p`` varies across samples. A generator keeps every invariant
+measured against how much ``p`` varies across samples. Both spectra (invariants, then
+generators) are counted by :func:`count_symmetries` with a strict rule (a gap of 10x below
+residuals of at most 0.1): exact data give gaps of many decades, and a quantity that is
+only nearly kept (a family of orbits) must not pass for an invariant. A generator keeps every invariant
 when ``grad p(z) . (I_C (x) L) z = 0`` at every sample ``z``: linear in ``L``, so the
 algebra is the near-null space of the stacked constraints (as in
 :func:`~lconv.discovery.fit_dataset`). This finds the largest group that keeps the
@@ -90,6 +93,35 @@ def count_symmetries(
     violated values from hiding the one that ends the symmetries.)
     """
     return _count(singular_values, gap_ratio, max_residual, floor)[0]
+
+
+def data_span(x: Tensor, *, rtol: float = 1e-10) -> Tensor:
+    """Orthonormal basis ``(d, r)`` of the linear span of the rows of ``x`` ``(N, d)``.
+
+    Directions whose second moment is below ``rtol`` times the largest are left out. The
+    same construction as :func:`lconv.analysis.data_projector` (which uses ``rtol = 1e-6``).
+    """
+    flat = x.reshape(-1, x.shape[-1]).double()
+    evals, evecs = torch.linalg.eigh(flat.T @ flat)
+    return evecs[:, evals > rtol * evals.max().clamp_min(1e-300)]
+
+
+def _quotient(q: Tensor, proj: Tensor, tol: float = 1e-6):
+    """Split the space ``q`` (orthonormal, ``(m, d, d)``) by the map ``L -> L P``.
+
+    Returns ``(trivial, rep, on_data, scale)``: an orthonormal basis ``(t, d, d)`` of the
+    generators with ``L P = 0``; representatives ``rep (m - t, d, d)`` orthogonal to them whose
+    restrictions ``on_data = rep P`` are orthonormal; ``scale`` the map's singular values.
+    """
+    m = len(q)
+    qp = (q @ proj).reshape(m, -1)
+    evals, w = torch.linalg.eigh(qp @ qp.T)  # Gram of the restrictions
+    sv = evals.clamp_min(0).sqrt()
+    null = sv <= tol * float(sv.max().clamp_min(1e-300))
+    trivial = torch.einsum("mt,mij->tij", w[:, null], q)
+    coef = w[:, ~null] / sv[~null]  # (m, r): rep_j = sum_m coef[m, j] q_m
+    rep = torch.einsum("mr,mij->rij", coef, q)
+    return trivial, rep, rep @ proj, coef
 
 
 def _orthonormal(basis: Tensor) -> Tensor:
@@ -200,7 +232,7 @@ def invariants(x: Tensor, y: Tensor, *, max_features: int = 600) -> tuple[Tensor
     diff = (fy - fx) @ white
     lam, vec = torch.linalg.eigh(diff.T @ diff / n)
     spectrum = lam.clamp_min(0).sqrt()
-    count = count_symmetries(spectrum, floor=1e-3)
+    count = count_symmetries(spectrum, gap_ratio=10.0, max_residual=0.1, floor=1e-3)
     if count == 0:
         return None
     weights = (white @ vec[:, :count]).T / scale ** torch.cat(
@@ -225,7 +257,7 @@ def from_invariants(x: Tensor, y: Tensor, basis: Tensor, k: int | None) -> Start
     rows = rows / (size + (1e-3 * size.median()) ** 2 + 1e-300).sqrt()  # each constraint weighs the same
     lam, vec = torch.linalg.eigh(rows.T @ rows / len(rows))  # ascending: the m x m normal matrix
     spectrum = lam.clamp_min(0).sqrt()
-    count = count_symmetries(spectrum, floor=1e-3)
+    count = count_symmetries(spectrum, gap_ratio=10.0, max_residual=0.1, floor=1e-3)
     kk = count if k is None else k
     if kk < 1:
         return None

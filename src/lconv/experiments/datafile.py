@@ -181,9 +181,18 @@ def load_symmetries(path: str | Path) -> dict:
     return out
 
 
+def algebra_text(alg: dict) -> str:
+    """One line for ``AlgebraInfo.to_dict()``: the name and its fit error, or why there is none."""
+    if alg.get("name"):
+        return f"{alg['name']} (dimension {alg['dimension']}, fit error {alg['error']:.2g})"
+    if alg["dimension"] > 6:
+        return f"not named (dimension {alg['dimension']} > 6; closure residual {alg['closure']:.2g})"
+    return (f"no known algebra (dimension {alg['dimension']}, closure residual {alg['closure']:.2g}, "
+            f"closest {alg['candidates'][0][0]} at error {alg['candidates'][0][1]:.2g})")  # fmt: skip
+
+
 def _algebra_title(info) -> str:
-    name = info.name or "no known algebra"
-    return f"{name} (dimension {info.dimension}, error {info.error:.2g}, closure residual {info.closure:.2g})"
+    return algebra_text(info.to_dict())
 
 
 def _report(config: dict, metrics: dict, figures: list[Path]) -> str:
@@ -197,8 +206,7 @@ def _report(config: dict, metrics: dict, figures: list[Path]) -> str:
         "| measure | value |",
         "|---|---|",
         f"| generators found | {metrics['n_generators']} |",
-        f"| algebra | {alg['name'] or 'not a known algebra of dimension <= 6'} |",
-        f"| algebra fit error | {alg['error']:.3g} |",
+        f"| algebra | {algebra_text(alg)} |",
         f"| Killing form signature (+, -, 0) | {tuple(alg['killing_signature'])} |",
     ]
     if metrics.get("residuals") is not None:

@@ -20,6 +20,7 @@ from .._io import write_json, write_npy, write_text
 from ..algebra import identify_algebra, structure_constants, vector_field_space
 from ..data import IMAGE_ALGEBRAS, Pairs, image_pairs, vector_pairs
 from ..discovery import fit_pairs
+from .datafile import algebra_text
 from .dataset import DATASET_TASKS, discover_dataset
 
 VECTOR_ALGEBRAS = ("so3", "sl2", "so13", "gl2")
@@ -242,7 +243,7 @@ def _report(config: dict, metrics: dict, figures: list[Path], folder: Path) -> s
         f"{metrics['truth_heldout_error']:.4f}. Where the data's transformation is not exactly exp(t L_true) "
         "(grid_sample's bilinear interpolation), a method can score below the truth by fitting the interpolation "
         "instead of the symmetry; the cosines say which.",
-        f"Algebra of the generators found: {alg['name'] or 'no known algebra'} (fit error {alg['error']:.3g}).",
+        f"Algebra of the generators found: {algebra_text(alg)}.",
         f"Fit: {metrics['epochs_run']} rounds in {metrics['fit_seconds']:.1f} s from the {metrics['start'] or 'given'} "
         f"start, final loss {_fmt(metrics['final_loss'])}.",
         "",
