@@ -26,3 +26,25 @@ def test_readme_parameter_counts_are_the_models():
     assert len(rows) >= 5, "README.md lost its table of SI D models"
     for name, count in rows:
         assert param_count(build_model(name, (1, 28, 28), 10)) == int(count.replace(",", "")), name
+
+
+def test_readme_own_data_example_runs_on_a_file(tmp_path, monkeypatch):
+    import torch
+
+    from lconv.algebra import matrix_algebra
+    from lconv.data import write_pairs
+
+    block = next(b for b in re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S) if "read_data(" in b)
+    gen = torch.Generator().manual_seed(0)
+    so3 = matrix_algebra("so3", dtype=torch.float64)
+    rot = torch.linalg.matrix_exp(
+        torch.einsum("nk,kij->nij", torch.randn(100, 3, generator=gen, dtype=torch.float64), so3)
+    )
+    x = torch.randn(100, 4, 3, generator=gen, dtype=torch.float64)
+    write_pairs(tmp_path / "pairs.npz", x.numpy(), torch.einsum("nij,ncj->nci", rot, x).numpy())
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(block, scope)
+    assert tuple(scope["result"].generators.shape) == (3, 3, 3)
+    assert scope["augmented"].shape == scope["x"].shape
+    assert "so(3)" in block and scope["identify_algebra"](scope["result"].generators).name == "so(3)"
