@@ -11,7 +11,10 @@ known or unknown coefficients ``t_n`` (``k`` per pair). Methods:
 ``exp`` (default)
     The finite transformation itself: minimise ``|exp(sum_i t_ni L_i) x_n - y_n|^2`` over
     ``L`` (and over ``t_n`` when they are unknown), starting from the first-order
-    solution. With hidden ``t`` that start comes from the quarter of the pairs that change
+    solution, or for ``d <= SMALL_D`` from whichever start fits best among it, the span of
+    the pairs' group elements' logarithms and the algebra that keeps the pairs' quadratic
+    invariants (:mod:`lconv.discovery._starts`; these hold for transformations of any
+    size). With hidden ``t`` the first-order start comes from the quarter of the pairs that change
     least, by variable projection of the first-order model (each pair's ``t`` eliminated
     in closed form, so the signs of ``t`` need not be known). Unknown ``t_n`` are eliminated per pair by Newton steps on their own
     (separable) least-squares problem before every update of ``L`` (variable projection),
@@ -520,10 +523,6 @@ def fit_pairs(
                           torch.device(device) if device is not None else x.device, progress)  # fmt: skip
 
 
-class _Exact(Exception):
-    """The start already fits the pairs within rounding: no refinement."""
-
-
 def _resolve_space(structure, basis, grid, x) -> tuple:
     """``(basis, structure)`` for ``_check_pairs`` from the names the API and the CLI share."""
     if structure is not None and structure not in (*SPACES, "full"):
@@ -677,16 +676,14 @@ def _fit_pairs(x3, y3, k, t_known, method, structure, basis, epochs, inner_steps
         start_L, start_t = current().detach().clone(), t_fit.clone()
         start_loss = _exp_loss(start_L, start_t, x3, y3, chunk)
         problem = None
-        try:
-            if _exact(start_loss, x3, y3):
-                raise _Exact
-            _fit_exp(params, current, x3, y3, t_fit, t_known is None, epochs, inner_steps, newton_steps,
-                     orthogonality, closure, chunk, history, start, progress)  # fmt: skip
-            end_loss = history["loss"][-1]  # the loss of the current state, recorded by the last round
-        except _Exact:
-            end_loss = start_loss
-        except (FloatingPointError, RuntimeError, torch.linalg.LinAlgError) as exc:
-            end_loss, problem = math.inf, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        end_loss = start_loss  # a start that fits within rounding is not refined
+        if not _exact(start_loss, x3, y3):
+            try:
+                _fit_exp(params, current, x3, y3, t_fit, t_known is None, epochs, inner_steps, newton_steps,
+                         orthogonality, closure, chunk, history, start, progress)  # fmt: skip
+                end_loss = history["loss"][-1]  # the loss of the current state, recorded by the last round
+            except (FloatingPointError, RuntimeError, torch.linalg.LinAlgError) as exc:
+                end_loss, problem = math.inf, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         history["start_loss"] = [start_loss]
         if not end_loss <= start_loss:
             with torch.no_grad():
