@@ -261,7 +261,7 @@ class _fit_progress:
 
 
 def _print_file(metrics: dict, folder) -> None:
-    from .experiments.datafile import algebra_text
+    from .experiments.datafile import algebra_text, evidence_label
 
     alg = metrics["algebra"]
     table = Table(title=f"lconv discover --data: {metrics['samples']} samples, {metrics['kind']}")
@@ -271,7 +271,7 @@ def _print_file(metrics: dict, folder) -> None:
     table.add_row("algebra", algebra_text(alg))
     table.add_row("Killing form signature (+, -, 0)", str(tuple(alg["killing_signature"])))
     if metrics.get("residuals") is not None:
-        table.add_row("residual of each generator", ", ".join(f"{r:.3g}" for r in metrics["residuals"]))
+        table.add_row(evidence_label(metrics), ", ".join(f"{r:.3g}" for r in metrics["residuals"]))
     if "heldout_error" in metrics:
         table.add_row(f"held-out error ({metrics['heldout_pairs']} pairs; doing nothing: 1)",
                       f"{metrics['heldout_error']:.4f}")  # fmt: skip

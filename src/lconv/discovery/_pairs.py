@@ -55,6 +55,15 @@ METHODS = ("exp", "lstsq", "lconv")
 STRUCTURES = ("free", "antisymmetric")
 #: Search spaces ``fit_pairs(structure=...)`` and ``lconv discover --structure`` accept by name.
 SPACES = ("free", "antisymmetric", "vector-field")
+#: What ``result.spectrum`` holds with ``n_generators="auto"``, by the start that counted.
+COUNT_RULES = {
+    "group elements": "share of the pairs' change left unexplained by the first j directions of the logarithms; "
+    "the count is the largest drop",
+    "invariants": "residual of each direction of the space against the pairs' quadratic invariants, ascending; "
+    "the count is the values below a gap of 10x",
+    "first order": "share of the pairs' change left unexplained by j first-order generators; the count is the "
+    "largest drop",
+}
 #: Up to this ``d`` the ``exp`` fit forms ``exp(t . L)`` per pair (batched ``matrix_exp``) and
 #: tries the starts of :mod:`lconv.discovery._starts`; above it, it applies ``exp`` to vectors.
 SMALL_D = 32
@@ -75,7 +84,8 @@ class DiscoveryResult:
         spectrum: with ``n_generators="auto"`` (or a start that has one), the evidence for
             the number of generators: ascending values, 0 for a direction the pairs
             certainly use (module docstring of :mod:`lconv.discovery._starts`), or None.
-        residuals: ``(k,)`` each generator's value in ``spectrum``, or None.
+        residuals: ``(k,)`` each generator's value in ``spectrum``, or None; what the values
+            mean is ``config["count_rule"]`` (:data:`COUNT_RULES`).
         trivial: when the samples span only a subspace (projector ``P``), an orthonormal
             basis of the generators of the space with ``L P = 0``, which fit every pair
             trivially; they are not searched nor counted, and the generators returned
@@ -650,7 +660,7 @@ def _fit_pairs(x3, y3, k, t_known, method, structure, basis, epochs, inner_steps
     else:
         L, t_fit, k, spectrum, residuals, chosen = _choose_start(x3, y3, k, space, basis, small, init_fraction,
                                                                   seed, history, chunk)  # fmt: skip
-        config.update(n_generators=k, start=chosen)
+        config.update(n_generators=k, start=chosen, count_rule=history.pop("count_rule", None))
 
     if method == "lstsq":
         if isinstance(basis, VectorFieldSpace) and basis.smoothness > 0:
@@ -780,6 +790,7 @@ def _choose_start(x3, y3, k, space, basis, small, init_fraction, seed, history, 
             )
     best = best_start(evidence.count, proposals)
     spectrum = evidence.spectrum.float()
+    history["count_rule"] = COUNT_RULES[evidence.route]
     return best[0], best[1], evidence.count, spectrum, spectrum[: evidence.count], best[3]
 
 
