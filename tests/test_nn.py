@@ -146,6 +146,28 @@ def test_stack_shares_generators_and_recursion_is_one_call():
         LConvStack([3, 4], gens, tie_weights=True)
 
 
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_two_layers_run_under_bf16_autocast_on_the_cpu(kind):
+    """The second layer gets the first one's bf16 output with float32 weights: autocast casts, as in torch's modules."""
+    torch.manual_seed(0)
+    stack = LConvStack([3, 4, 2], KINDS[kind][0](), activation=torch.tanh)  # smooth: no ReLU kinks flip with bf16
+    params = list(stack.parameters())
+    x = torch.randn(2, 3, GRID.size)
+    ref = stack(x)
+    g_ref = torch.cat([g.flatten() for g in torch.autograd.grad(ref.square().sum(), params)])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = stack(x)
+    assert y.dtype == torch.bfloat16
+    err = float((y.float() - ref).norm() / ref.norm())
+    assert 1e-5 < err < 3e-2, err  # bf16 really ran (8 bits of mantissa; 0.3-0.9% here) and computed the same stack
+    grads = torch.autograd.grad(y.float().square().sum(), params)
+    assert all(g.dtype == torch.float32 for g in grads)  # the weights stay float32, and so do their gradients
+    g = torch.cat([g.flatten() for g in grads])
+    assert float((g - g_ref).norm() / g_ref.norm()) < 3e-2  # 0.2-0.8% here
+    with pytest.raises(TypeError, match="LConv: input is torch.bfloat16 .* torch.autocast"):
+        stack(x.bfloat16())  # outside autocast the dtypes must agree
+
+
 # ----------------------------------------------------------------------------- bad input
 def test_layer_errors_name_the_class_and_the_fix():
     grid = Grid((4, 4))

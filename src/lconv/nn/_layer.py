@@ -107,10 +107,12 @@ class LConv(nn.Module):
                 f"LConv: expected input of shape (batch, {self.in_channels}, {self.num_nodes}), got {tuple(f.shape)}; "
                 "add a channel axis with x.unsqueeze(1) for single-channel data"
             )
-        if f.dtype != self.weight0.dtype:
+        # As in torch's modules: under autocast the products cast inputs and weights to autocast's dtype
+        # (a layer after a bf16 layer gets bf16 features); outside it the dtypes must agree.
+        if f.dtype != self.weight0.dtype and not torch.is_autocast_enabled(f.device.type):
             raise TypeError(
                 f"LConv: input is {f.dtype} but the layer is {self.weight0.dtype}; "
-                f"convert one of them, e.g. layer.to({f.dtype})"
+                f"convert one of them, e.g. layer.to({f.dtype}), or run under torch.autocast"
             )
         return lconv(f, self.generators, self.weight0, self.weight, self.bias)
 
