@@ -13,6 +13,7 @@ from ._dataset import (
 from ._pairs import METHODS, STRUCTURES, DiscoveryResult, fit_coefficients, fit_pairs
 from ._recursive import RecursiveAngleModel, fit_recursive
 from ._starts import count_symmetries, data_span
+from ._topology import TopologyResult, fit_topology
 
 __all__ = [
     "METHODS",
@@ -22,6 +23,7 @@ __all__ = [
     "DiscoveryResult",
     "FittedModel",
     "RecursiveAngleModel",
+    "TopologyResult",
     "antisymmetric_space",
     "block_space",
     "count_symmetries",
@@ -32,6 +34,7 @@ __all__ = [
     "fit_model",
     "fit_pairs",
     "fit_recursive",
+    "fit_topology",
     "full_space",
     "kernel_sample_cap",
     "kron_space",
