@@ -1,9 +1,12 @@
+import importlib
 import json
+import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import torch
 
 from lconv.cli import main
 
@@ -20,12 +23,77 @@ def test_demo_prints_the_fig6_cosines_and_equivariance_errors(capsys):
 
 
 def test_bad_option_exits_2_with_one_line(capsys):
+    cases = [
+        (["demo", "--size", "1"], "'--size'", "lconv demo --help"),  # rejected by click
+        (["no-such-command"], "no-such-command", "lconv --help"),
+        (["train", "--bogus"], "--bogus", "lconv train --help"),
+        (["bench", "--sizes", "28,x"], "--sizes: expected comma-separated integers", ""),  # ValueError of a check
+        (["discover", "--data", "/nonexistent/x.npz"], "/nonexistent/x.npz", ""),  # OSError: missing file
+    ]
+    for argv, *words in cases:
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2, argv
+        captured = capsys.readouterr()
+        err = captured.err.strip()
+        assert err.startswith("lconv: error: ") and "\n" not in err and all(w in err for w in words), err
+        assert "Traceback" not in captured.err and captured.out == ""
+
+
+def test_a_bug_prints_its_traceback_and_exits_1(monkeypatch, capsys):
+    """A TypeError inside lconv is not the user's: traceback and status 1, not a one-line status 2."""
+    import lconv.cli
+
+    def broken(a, b):
+        return a + "1"  # TypeError: unsupported operand, as a slip in the code would raise
+
+    monkeypatch.setattr(lconv.cli, "_cosine", broken)
     with pytest.raises(SystemExit) as exc:
-        main(["demo", "--size", "1"])
-    assert exc.value.code == 2
+        main(["demo", "--image", "8"])
+    assert exc.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):") and "in broken" in err
+    assert "TypeError: unsupported operand" in err and "lconv: error:" not in err
+    assert err.strip().splitlines()[-1].startswith("lconv: internal error")
+
+    def rejects(*args, **kwargs):
+        raise lconv.cli.typer.BadParameter("never mind")  # click's errors raised in a command: one line, status 2
+
+    monkeypatch.setattr(lconv.cli, "_cosine", rejects)
     with pytest.raises(SystemExit) as exc:
-        main(["no-such-command"])
-    assert exc.value.code == 2
+        main(["demo", "--image", "8"])
+    assert exc.value.code == 2 and capsys.readouterr().err.startswith("lconv: error: Invalid value: never mind")
+
+
+def test_help_shows_every_default_and_lconv_data(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "200")  # one line per option
+    for command in ("train", "repro", "bench"):
+        with pytest.raises(SystemExit) as exc:
+            main([command, "--help"])
+        assert exc.value.code == 0
+        out = capsys.readouterr().out
+        lines = [line.rstrip(" │") for line in out.splitlines() if line.startswith("│ --")]
+        assert len(lines) > 10
+        assert not [line for line in lines if line.endswith(" .") or " . " in line or " ;" in line], command
+        if command == "train":
+            for option, default in (("--dataset", "mnist"), ("--layers", "1"), ("--lr", "2e-3"), ("--seed", "0")):
+                line = next(line for line in lines if line.startswith(f"│ {option} "))
+                assert f"[default: {default}]" in line, line
+        if command in ("train", "repro"):
+            assert "LCONV_DATA" in next(line for line in lines if line.startswith("│ --data-dir "))
+
+
+def test_piped_bench_table_is_not_cut_to_80_columns(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    argv = ["bench", "--sizes", "6", "--batch", "2", "--channels", "3", "-n", "2", "--rank", "2", "--repeats", "1"]
+    argv += ["--no-headline", "--memory-size", "0", "--threads", "1", "--out", str(tmp_path / "b.json")]
+    proc = subprocess.run([sys.executable, "-m", "lconv.cli", *argv], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    header = next(line for line in lines if "method" in line and "side" in line)
+    assert "speed-up vs einsum" in header and "error out / grad" in header and "memory MiB" in header
+    assert max(map(len, lines)) > 100 and "…" not in proc.stdout  # rich cuts cells with an ellipsis
+    assert sum("│" in line and "e-0" in line for line in lines) == 7  # every method's row, errors included
 
 
 def test_console_script_runs_without_traceback():
@@ -116,3 +184,41 @@ def test_repro_c1_prints_the_paper_beside_ours(tmp_path, capsys):
     assert table.read_text().startswith("# SI C.1") and "lconv repro c1 --seed 0" in table.read_text()
     assert _run(["repro", "c9", "--out", str(tmp_path / "x")]) == 2
     assert "unknown experiment 'c9'" in capsys.readouterr().err
+
+
+def _tiny_images(config, data_dir, download):
+    """Random 8x8 "images" in place of MNIST: the run itself, without the dataset files."""
+    g = torch.Generator().manual_seed(0)
+    split = lambda n: (torch.randn(n, 1, 8, 8, generator=g), torch.randint(0, 10, (n,), generator=g))  # noqa: E731
+    return split(64), split(16), split(16)
+
+
+TRAIN = ["train", "--channels", "2", "--generators", "2", "--rank", "2", "--batch-size", "32", "--epochs", "3"]
+
+
+@pytest.mark.parametrize("stop_at", [2, 1])
+def test_ctrl_c_in_train_names_the_run_to_resume_and_exits_130(stop_at, tmp_path, monkeypatch, capsys):
+    """Ctrl-C during validation of epoch ``stop_at``: one line with the command that continues the run."""
+    train_module = importlib.import_module("lconv.experiments.train")
+    monkeypatch.setattr(train_module, "_load_data", _tiny_images)
+    evaluate, calls = train_module._evaluate, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == stop_at:
+            raise KeyboardInterrupt
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "_evaluate", interrupted)
+    folder = tmp_path / "run"
+    assert _run([*TRAIN, "--out", str(folder)]) == 130
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert "\n" not in err and "Traceback" not in err and captured.out.strip() == ""
+    if stop_at == 1:  # nothing saved yet
+        assert err == f"lconv: interrupted before the first epoch was saved; nothing to resume in {folder}"
+        return
+    command = f"lconv train --resume --out {folder}"
+    assert err == f"lconv: interrupted; epoch 1 is saved: continue with {command}"
+    assert _run(command.split()[1:]) == 0  # the command in the hint finishes the run
+    assert json.loads((folder / "metrics.json").read_text())["epochs"] == 3

@@ -1,7 +1,8 @@
 """The ``lconv`` command line.
 
-User errors (bad options, bad input) print one line ``lconv: error: ...`` on stderr and
-exit with status 2, never a traceback.
+Exit status: 0 on success; 2 for a user error (a bad option, a bad or missing file), one
+line ``lconv: error: ...`` on stderr and never a traceback; 1 for a bug in lconv, with its
+traceback; 130 after Ctrl-C (``lconv train`` names the run to continue with ``--resume``).
 """
 
 from __future__ import annotations
@@ -297,33 +298,35 @@ def _print_dataset(task: str, metrics: dict, folder) -> None:
 
 @app.command()
 def train(
-    dataset: str = typer.Option(None, help="mnist, fashion-mnist, cifar10 or cifar100 [default: mnist]."),
-    variant: str = typer.Option(None, help="default, rotated or rotated-scrambled [default: default]."),
-    model: str = typer.Option(None, help="lconv, cnn, fc, fc-shallow, lconv-random or escnn [default: lconv]."),
-    layers: int = typer.Option(None, min=1, help="Hidden layers [default: 1]."),
+    dataset: str = typer.Option(None, help="mnist, fashion-mnist, cifar10 or cifar100 \\[default: mnist]."),
+    variant: str = typer.Option(None, help="default, rotated or rotated-scrambled \\[default: default]."),
+    model: str = typer.Option(None, help="lconv, cnn, fc, fc-shallow, lconv-random or escnn \\[default: lconv]."),
+    layers: int = typer.Option(None, min=1, help="Hidden layers \\[default: 1]."),
     channels: int = typer.Option(
-        None, min=1, help="Channels (filters) per hidden layer [default: 8 L-conv/FC, 32 CNN]."
+        None, min=1, help="Channels (filters) per hidden layer \\[default: 8 L-conv/FC, 32 CNN]."
     ),
-    generators: int = typer.Option(None, min=1, help="L-conv/FC: generators per layer [default: 8]."),
-    rank: int = typer.Option(None, min=1, help="L-conv/FC: rank of each generator [default: 10]."),
+    generators: int = typer.Option(None, min=1, help="L-conv/FC: generators per layer \\[default: 8]."),
+    rank: int = typer.Option(None, min=1, help="L-conv/FC: rank of each generator \\[default: 10]."),
     shared: bool = typer.Option(
-        None, "--shared/--no-shared", help="L-conv: all layers share one set of generators [default: no]."
+        None, "--shared/--no-shared", help="L-conv: all layers share one set of generators \\[default: no]."
     ),
-    kernel: int = typer.Option(None, min=1, help="CNN: kernel size [default: 5]."),
-    padding: str = typer.Option(None, help="CNN: valid or same [default: valid]."),
-    pool: bool = typer.Option(None, "--pool/--no-pool", help="CNN: 2x2 max-pooling after each layer [default: no]."),
-    epochs: int = typer.Option(None, min=1, help="Epochs [default: 12]; may be raised with --resume."),
-    train_size: int = typer.Option(None, min=2, help="Training images used, validation included [default: all]."),
-    val_fraction: float = typer.Option(None, help="Share of them held out for validation [default: 0.1]."),
-    batch_size: int = typer.Option(None, min=1, help="Global batch size [default: 128]."),
-    lr: float = typer.Option(None, help="Peak learning rate of AdamW (warm-up, then cosine) [default: 2e-3]."),
-    weight_decay: float = typer.Option(None, help="AdamW weight decay [default: 0.1]."),
-    label_smoothing: float = typer.Option(None, help="Label smoothing of the cross-entropy [default: 0.1]."),
-    seed: int = typer.Option(None, help="Seed of the variant, the split, the weights and the batches [default: 0]."),
-    data_dir: str = typer.Option(None, help="Dataset folder [default: $LCONV_DATA]."),
+    kernel: int = typer.Option(None, min=1, help="CNN: kernel size \\[default: 5]."),
+    padding: str = typer.Option(None, help="CNN: valid or same \\[default: valid]."),
+    pool: bool = typer.Option(None, "--pool/--no-pool", help="CNN: 2x2 max-pooling after each layer \\[default: no]."),
+    epochs: int = typer.Option(None, min=1, help="Epochs \\[default: 12]; may be raised with --resume."),
+    train_size: int = typer.Option(None, min=2, help="Training images used, validation included \\[default: all]."),
+    val_fraction: float = typer.Option(None, help="Share of them held out for validation \\[default: 0.1]."),
+    batch_size: int = typer.Option(None, min=1, help="Global batch size \\[default: 128]."),
+    lr: float = typer.Option(None, help="Peak learning rate of AdamW (warm-up, then cosine) \\[default: 2e-3]."),
+    weight_decay: float = typer.Option(None, help="AdamW weight decay \\[default: 0.1]."),
+    label_smoothing: float = typer.Option(None, help="Label smoothing of the cross-entropy \\[default: 0.1]."),
+    seed: int = typer.Option(None, help="Seed of the variant, the split, the weights and the batches \\[default: 0]."),
+    data_dir: str = typer.Option(
+        None, help="Dataset folder \\[default: the folder in the environment variable LCONV_DATA]."
+    ),
     download: bool = typer.Option(False, "--download", help="Fetch missing dataset files from their publishers."),
     precision: str = typer.Option(
-        None, help="fp32, tf32 (CUDA) or bf16 (autocast forward pass) [default: fp32]; see lconv bench --precision."
+        None, help="fp32, tf32 (CUDA) or bf16 (autocast forward pass) \\[default: fp32]; see lconv bench --precision."
     ),
     device: str = typer.Option("cpu", help="cpu, cuda, cuda:N or auto."),
     out: str = typer.Option(None, help="Run folder (new or empty; with --resume the run to continue)."),
@@ -361,12 +364,18 @@ def train(
         bar.update(jobs[stage], completed=done)
 
     try:
-        folder, metrics = run(
-            out=out, resume=resume, data_dir=data_dir, download=download, device=device, progress=progress, **options
-        )
-    finally:
-        if jobs:
-            bar.stop()
+        try:
+            folder, metrics = run(
+                out=out, resume=resume, data_dir=data_dir, download=download, device=device, progress=progress,
+                **options,
+            )  # fmt: skip
+        finally:
+            if jobs:
+                bar.stop()
+    except KeyboardInterrupt as exc:  # Ctrl-C: where the run stands and how to continue it, then 130
+        if not quiet:
+            print(_interrupted_line(exc), file=sys.stderr)
+        raise typer.Exit(130) from None
     if quiet:
         return
     table = Table(title=f"lconv train: {folder.name}")
@@ -377,6 +386,19 @@ def train(
         table.add_row(key, f"{v:.4f}" if isinstance(v, float) else str(v))
     console.print(table)
     console.print(f"run folder: {folder}")
+
+
+def _interrupted_line(exc: KeyboardInterrupt) -> str:
+    import shlex
+
+    from .experiments.train import TrainingInterrupted
+
+    if not isinstance(exc, TrainingInterrupted):  # before the run folder was chosen
+        return "lconv: interrupted"
+    folder = shlex.quote(str(exc.folder))
+    if exc.epoch == 0:
+        return f"lconv: interrupted before the first epoch was saved; nothing to resume in {folder}"
+    return f"lconv: interrupted; epoch {exc.epoch} is saved: continue with lconv train --resume --out {folder}"
 
 
 @app.command()
@@ -393,17 +415,19 @@ def repro(
     variants: str = typer.Option("default,rotated,rotated-scrambled", help="d-table: comma-separated variants."),
     models: str = typer.Option("lconv,cnn,fc,fc-shallow,lconv-random", help="d-table: comma-separated models."),
     epochs: int = typer.Option(10, min=1, help="d-table: epochs per run."),
-    train_size: int = typer.Option(None, min=2, help="d-table: training images per run [default: all]."),
-    channels: int = typer.Option(None, min=1, help="d-table: channels per hidden layer [default: each model's]."),
-    generators: int = typer.Option(None, min=1, help="d-table: L-conv generators [default: 8]."),
-    rank: int = typer.Option(None, min=1, help="d-table: rank of each generator [default: 10]."),
+    train_size: int = typer.Option(None, min=2, help="d-table: training images per run \\[default: all]."),
+    channels: int = typer.Option(None, min=1, help="d-table: channels per hidden layer \\[default: each model's]."),
+    generators: int = typer.Option(None, min=1, help="d-table: L-conv generators \\[default: 8]."),
+    rank: int = typer.Option(None, min=1, help="d-table: rank of each generator \\[default: 10]."),
     lrs: str = typer.Option(
-        None, help="d-table: comma-separated learning rates; each cell keeps the best on validation [default: 2e-3]."
+        None, help="d-table: comma-separated learning rates; each cell keeps the best on validation \\[default: 2e-3]."
     ),
     seeds: str = typer.Option(
-        None, help="d-table: comma-separated seeds; accuracies are mean ± std over them [default: --seed]."
+        None, help="d-table: comma-separated seeds; accuracies are mean ± std over them \\[default: --seed]."
     ),
-    data_dir: str = typer.Option(None, help="d-table: dataset folder [default: $LCONV_DATA]."),
+    data_dir: str = typer.Option(
+        None, help="d-table: dataset folder \\[default: the folder in the environment variable LCONV_DATA]."
+    ),
     download: bool = typer.Option(False, "--download", help="d-table: fetch missing dataset files."),
     device: str = typer.Option("cpu", help="d-table: cpu, cuda or auto."),
 ) -> None:
@@ -484,7 +508,7 @@ def bench(
     repeats: int = typer.Option(3, min=1, help="Timed steps per layer; the median is reported."),
     warmup: int = typer.Option(1, min=1, help="Untimed steps before timing (the first measures memory)."),
     headline: bool = typer.Option(
-        True, "--headline/--no-headline", help="Also run 28x28, batch 128, 32 channels, n = 8 (BENCHMARKS.md)."
+        True, "--headline/--no-headline", help="Also time the headline case: 28x28, batch 128, 32 channels, n = 8."
     ),
     memory_size: int = typer.Option(
         512, min=0, help="Side at which the largest batch within --memory-gib is found (0: skip)."
@@ -502,7 +526,7 @@ def bench(
         "fp32", help="fp32 (TF32 off), tf32 (CUDA) or bf16 (autocast); the error against float64 is reported."
     ),
     baseline_precision: str = typer.Option(
-        None, help="Precision of the einsum reference and Conv2d [default: --precision], e.g. fp32 beside bf16 layers."
+        None, help="Precision of the einsum reference and Conv2d \\[default: --precision], e.g. fp32 with bf16."
     ),
     device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda."),
     threads: int = typer.Option(None, min=1, help="torch.set_num_threads for the run (default: torch's)."),
@@ -578,18 +602,53 @@ def _warning_line(message, category, filename, lineno, line=None) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``lconv`` console script."""
+    """Entry point of the ``lconv`` console script.
+
+    What is a user error: options click rejects, the ``ValueError`` of lconv's checks of
+    options and files, and ``OSError`` (missing files, failed downloads). A ``TypeError``
+    is not: the command line hands lconv strings and numbers that its checks turn into
+    ``ValueError``, so a ``TypeError`` (lconv's own type checks included) means the code
+    called something wrongly. Like any other exception it is reported as a bug.
+    """
+    import traceback
     import warnings
 
+    click_error, help_error = _click_errors()
     before, warnings.formatwarning = warnings.formatwarning, _warning_line  # one line, not the source line
     try:
-        app(args=argv, prog_name="lconv")
-    except (ValueError, TypeError, OSError) as exc:  # OSError: missing files, failed downloads
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"lconv: error: {msg}", file=sys.stderr)
-        sys.exit(2)
+        code = app(args=argv, prog_name="lconv", standalone_mode=False)  # Exit(n) comes back as n
+    except help_error as exc:  # bare `lconv`: the help, as click prints it
+        exc.show()
+        code = exc.exit_code
+    except click_error as exc:  # unknown command or option, a value out of range, ...
+        see = f" (see {exc.ctx.command_path} --help)" if getattr(exc, "ctx", None) is not None else ""
+        _error_line(exc.format_message() + see)
+        code = exc.exit_code
+    except typer.Abort:  # end of input at a prompt
+        _error_line("aborted")
+        code = 1
+    except (ValueError, OSError) as exc:  # OSError: missing files, failed downloads
+        _error_line(str(exc) or type(exc).__name__)
+        code = 2
+    except Exception:
+        traceback.print_exc()
+        print("lconv: internal error (exit status 1): a bug in lconv, unless a file was edited by hand; please "
+              "report it with the traceback above", file=sys.stderr)  # fmt: skip
+        code = 1
     finally:
         warnings.formatwarning = before
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _click_errors() -> tuple[type, type | tuple]:
+    """Click's ``ClickException`` and ``NoArgsIsHelpError`` (click >= 8.2), found through typer, which
+    re-exports click's classes (older releases) or those of its own copy of click (newer ones)."""
+    base = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+    return base, getattr(sys.modules[base.__module__], "NoArgsIsHelpError", ())
+
+
+def _error_line(message: str) -> None:
+    print(f"lconv: error: {message.strip().splitlines()[0] if message.strip() else 'failed'}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

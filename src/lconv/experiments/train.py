@@ -44,7 +44,7 @@ from ..nn import MODELS, build_model, model_options, param_count
 from ._precision import autocast_dtype, check_precision, precision_mode
 from .discover import run_folder_path
 
-__all__ = ["DEFAULTS", "train", "load_checkpoint"]
+__all__ = ["DEFAULTS", "TrainingInterrupted", "train", "load_checkpoint"]
 
 #: Options of :func:`train` and their defaults (``None`` in a call means "default, or the saved value on resume";
 #: the model's options left at ``None`` take the model's own defaults, :data:`lconv.nn.MODEL_DEFAULTS`).
@@ -298,13 +298,40 @@ def train(
 
     Returns:
         ``(run folder, metrics)``.
+
+    Raises:
+        TrainingInterrupted: on Ctrl-C (a ``KeyboardInterrupt``), naming the run folder and
+            the last epoch saved.
     """
     config, folder = _resolve(options, out, resume)
     rank, world, dev = _distributed(device)
     check_precision(config["precision"], dev, where="train")
-    with precision_mode(config["precision"], dev):
-        return _run(config, folder, rank, world, dev, resume=resume, data_dir=data_dir, download=download,
-                    progress=progress)  # fmt: skip
+    try:
+        with precision_mode(config["precision"], dev):
+            return _run(config, folder, rank, world, dev, resume=resume, data_dir=data_dir, download=download,
+                        progress=progress)  # fmt: skip
+    except KeyboardInterrupt as exc:
+        raise TrainingInterrupted(folder, _saved_epoch(folder / "checkpoint.safetensors")) from exc
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`train`: the run ``folder`` and the last ``epoch`` saved in its checkpoint
+    (0: none yet), from which ``train(out=folder, resume=True)`` continues."""
+
+    def __init__(self, folder: Path, epoch: int):
+        super().__init__(f"training interrupted; run folder {folder}, last checkpoint after epoch {epoch}")
+        self.folder, self.epoch = folder, epoch
+
+
+def _saved_epoch(path: Path) -> int:
+    """The epoch of a checkpoint, read from its header alone; 0 when there is none or it is unreadable."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            return int(json.loads((fh.metadata() or {})["lconv"])["epoch"])
+    except Exception:
+        return 0
 
 
 def _run(config: dict, folder: Path, rank: int, world: int, dev: torch.device, *, resume, data_dir, download, progress):
