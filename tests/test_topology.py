@@ -75,9 +75,11 @@ def test_recovers_the_lattice_of_scrambled_smooth_images():
     r = fit_topology(x, k=4)
     assert isinstance(r, TopologyResult)
     assert r.edges.shape[1] == 2 and r.edges.dtype == torch.int64
-    assert len(r.constant) == 0 and r.lattice_found and r.shape == (H, W)
-    m = edge_recovery(r.edges, grid_edges((H, W), perm))
-    assert m["recall"] >= 0.95 and m["precision"] >= 0.95
+    assert len(r.constant) == 0 and r.lattice_found and r.shape == (H, W) and r.graph == "lattice"
+    for edges in (r.edges, r.knn_edges):  # the lattice's graph and the correlation graph it started from
+        m = edge_recovery(edges, grid_edges((H, W), perm))
+        assert m["recall"] >= 0.95 and m["precision"] >= 0.95
+    assert len(r.weights) == len(r.edges)
     assert lattice_recovery(r.order, perm, (H, W))["fraction"] >= 0.95
     assert sorted(r.order.tolist()) == list(range(H * W))
     assert set(r.seconds) == {"correlation", "graph", "lattice", "total"}
@@ -118,7 +120,8 @@ def test_constant_pixels_are_reported_and_left_isolated():
 def test_no_lattice_gives_graph_and_eigenmap():
     x, perm, _ = scrambled()
     r = fit_topology(x, lattice=False)
-    assert r.order is None and not r.lattice_found
+    assert r.order is None and not r.lattice_found and r.graph == "knn"
+    assert torch.equal(r.edges, r.knn_edges)
     assert r.coordinates.shape == (H * W, 2) and torch.isfinite(r.coordinates).all()
     with pytest.raises(ValueError, match="no lattice"):
         r.unscramble(x)
@@ -179,3 +182,16 @@ def test_deterministic():
     assert torch.equal(a.edges, b.edges)
     assert (a.order is None and b.order is None) or torch.equal(a.order, b.order)
     assert np.allclose(a.weights.numpy(), b.weights.numpy())
+
+
+def test_refinement_moves_a_border_line_placed_one_site_off():
+    from lconv.discovery._topology import _correlation, _objective, _refine
+
+    c, _, _ = _correlation(smooth_images(400), 1e-6)
+    truth = np.arange(H * W).reshape(H, W)
+    truth[0, 0] = truth[H - 1, 0] = -1  # two empty corners leave the first column room to move
+    grid = truth.copy()
+    grid[:, 0] = np.roll(truth[:, 0], 1)  # the whole first column one row down
+    assert _objective(c, grid) < _objective(c, truth)
+    _refine(c, grid, max_passes=5)
+    assert np.array_equal(grid, truth)

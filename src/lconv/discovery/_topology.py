@@ -23,13 +23,21 @@ Method (see :func:`fit_topology` for the assumptions):
    * *growth*: start from the node most tightly tied to its ``4`` best partners (largest
      4th correlation); repeatedly place the unplaced node and free site (next to a placed
      one, keeping the placed region within ``H x W``) with the largest evidence
-     ``S[w, s] = sum_{placed z} K(s - pos_z) C[w, z]`` (kept up to date in ``O(d)`` per step);
+     ``S[w, s] = sum_{placed z} K(s - pos_z) C[w, z]`` (kept up to date in ``O(d)`` per step).
+     Nodes with few effective samples ``N / mean(z^4) < min_effective`` (pixels that leave
+     the background in a handful of images: two such pixels lit in the same image correlate
+     near 1 wherever they are) wait until the others have grown the lattice;
+   * *line shifts*: move the contents of a whole row or column by one site when that
+     increases ``J`` (undoes a border line grown one site off, which no single swap can);
    * *local swaps*: exchange each node with any node or empty site within two steps when
      that increases ``J``, until no exchange does.
 
-   The lattice is *found* when at least ``min_fit`` of the graph's edges join lattice
-   neighbours. Constant nodes then fill the free sites (row-major), so the result is a
-   permutation of the ``d`` nodes, but their sites are not evidence of anything.
+   The lattice is *found* when at least ``min_fit`` of the ``k``-NN graph's edges between
+   reliable nodes join lattice neighbours. The graph returned is then the lattice's own: the 4-neighbour
+   pairs of the placement among the varying nodes (the ``k``-NN graph stays in
+   ``knn_edges``); it repairs the edges that correlation alone ranks wrongly (anisotropic
+   content, e.g. long vertical strokes). Constant nodes fill the free sites (row-major),
+   so ``order`` is a permutation of the ``d`` nodes, but their sites are not evidence of anything.
 4. **Coordinates.** The lattice sites ``(row, col)`` when the lattice is found; otherwise
    the Laplacian eigenmap of the weighted graph (eigenvectors 2 and 3 of
    ``L = D - A``), with NaN for isolated nodes.
@@ -66,8 +74,11 @@ class TopologyResult:
     """What :func:`fit_topology` found.
 
     Attributes:
-        edges: int64 ``(E, 2)``, each undirected edge once with ``edges[:, 0] < edges[:, 1]``.
+        edges: int64 ``(E, 2)``, each undirected edge once with ``edges[:, 0] < edges[:, 1]``:
+            the lattice's 4-neighbour edges when the lattice is found, else ``knn_edges``.
         weights: float64 ``(E,)``, the correlation of each edge's two nodes.
+        graph: ``"lattice"`` or ``"knn"``, where ``edges`` come from.
+        knn_edges: int64 ``(E', 2)``, the mutual ``k``-nearest-neighbour graph of the correlations.
         num_nodes: ``d``.
         constant: int64 indices of the nodes that never vary (isolated, never placed by evidence).
         isolated: int64 indices of all nodes without an edge (the constant ones included).
@@ -77,7 +88,7 @@ class TopologyResult:
             (row-major on ``shape``), so ``x[:, order]`` puts scrambled samples back on the
             lattice; ``None`` when no lattice was found.
         shape: ``(H, W)`` of the lattice that was tried, or ``None``.
-        lattice_fit: share of the graph's edges that join lattice neighbours in the
+        lattice_fit: share of the ``k``-NN graph's edges that join lattice neighbours in the
             placement (``None`` when no lattice was tried).
         num_samples: ``N``.
         seconds: wall time of each stage (``correlation``, ``graph``, ``lattice``, ``total``).
@@ -86,6 +97,8 @@ class TopologyResult:
     edges: Tensor
     weights: Tensor
     num_nodes: int
+    graph: str
+    knn_edges: Tensor
     constant: Tensor
     isolated: Tensor
     coordinates: Tensor
@@ -153,8 +166,10 @@ def _check_x(x, min_samples: int) -> Tensor:
     return x
 
 
-def _correlation(x: Tensor, tol: float) -> tuple[np.ndarray, np.ndarray]:
-    """Correlation matrix ``(d, d)`` float64 (zero rows/cols for constant nodes, zero diagonal) and the varying mask."""
+def _correlation(x: Tensor, tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Correlation matrix ``(d, d)`` float64 (zero rows/cols for constant nodes, zero diagonal), the varying
+    mask, and each node's effective number of samples ``N / mean(z^4)`` (``N / 3`` for a Gaussian, ``m`` for a
+    node that leaves its usual value in only ``m`` samples)."""
     xf = x.double() if x.dtype == torch.float64 else x.float()
     mean = xf.double().mean(0)
     std = xf.double().std(0, unbiased=False)
@@ -164,7 +179,9 @@ def _correlation(x: Tensor, tol: float) -> tuple[np.ndarray, np.ndarray]:
     z = (xf - mean.to(xf.dtype)) * scale.to(xf.dtype)
     c = (z.T @ z).double().numpy() / len(x)
     np.fill_diagonal(c, 0.0)
-    return c, vary.numpy()
+    kurt = z.double().pow(4).mean(0)
+    n_eff = torch.where(vary, len(x) / kurt.clamp_min(1e-300), torch.zeros_like(kurt))
+    return c, vary.numpy(), n_eff.numpy()
 
 
 def _mutual_knn(c: np.ndarray, vary: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -181,16 +198,21 @@ def _mutual_knn(c: np.ndarray, vary: np.ndarray, k: int) -> tuple[np.ndarray, np
     return edges, c[edges[:, 0], edges[:, 1]]
 
 
-def _grow(c: np.ndarray, nodes: np.ndarray, span: int) -> np.ndarray:
-    """Greedy growth of the placement on a canvas; returns ``(d, 2)`` canvas positions (-1 unplaced)."""
+def _grow(c: np.ndarray, nodes: np.ndarray, reliable: np.ndarray, span: int) -> np.ndarray:
+    """Greedy growth of the placement on a canvas; returns ``(d, 2)`` canvas positions (-1 unplaced).
+
+    The ``reliable`` nodes grow the lattice first; the others (whose correlations rest on a
+    few samples and can be spuriously high) only fill it in afterwards.
+    """
     d = len(c)
     rows = cols = 2 * span + 1
     evidence = np.zeros((d, rows * cols), dtype=np.float32)
     site = -np.ones(rows * cols, dtype=np.int64)
     pos = -np.ones((d, 2), dtype=np.int64)
     unplaced = np.zeros(d, dtype=bool)
-    unplaced[nodes] = True
-    fourth = np.sort(c[nodes], axis=1)[:, -min(4, d - 1)]
+    first = nodes[reliable[nodes]] if reliable[nodes].any() else nodes
+    unplaced[first] = True
+    fourth = np.sort(c[first], axis=1)[:, -min(4, d - 1)]
     frontier: set[int] = set()
     box = [span, span, span, span]  # rmin, rmax, cmin, cmax
     ccol = c.astype(np.float32)
@@ -210,8 +232,13 @@ def _grow(c: np.ndarray, nodes: np.ndarray, span: int) -> np.ndarray:
             if 0 <= rr < rows and 0 <= qq < cols and site[rr * cols + qq] < 0:
                 frontier.add(rr * cols + qq)
 
-    place(int(nodes[np.argmax(fourth)]), span, span)
-    while unplaced.any():
+    place(int(first[np.argmax(fourth)]), span, span)
+    while True:
+        if not unplaced.any():
+            rest = nodes[pos[nodes, 0] < 0]
+            if not len(rest):
+                break
+            unplaced[rest] = True
         fr = np.array(
             [
                 s
@@ -230,8 +257,55 @@ def _grow(c: np.ndarray, nodes: np.ndarray, span: int) -> np.ndarray:
     return pos
 
 
+def _objective(c: np.ndarray, grid: np.ndarray) -> float:
+    """``J = sum_{p, q} K(q - p) C[node(p), node(q)]`` over the occupied sites of ``grid`` (each pair once)."""
+    h, w = grid.shape
+    total = 0.0
+    for (dr, dq), kw in (((1, 0), 1.0), ((0, 1), 1.0), ((1, 1), 0.5), ((1, -1), 0.5)):
+        a = grid[: h - dr, max(0, -dq) : w - max(0, dq)]
+        b = grid[dr:, max(0, dq) : w - max(0, -dq)]
+        ok = (a >= 0) & (b >= 0)
+        total += kw * float(c[a[ok], b[ok]].sum())
+    return total
+
+
+def _shift_lines(c: np.ndarray, grid: np.ndarray) -> int:
+    """Move the contents of whole rows and columns by one site along themselves when that raises ``J``.
+
+    Local swaps cannot undo a border line placed one site off as a block (each single swap
+    breaks more than it mends); this move can. In place; returns the lines moved.
+    """
+    moved = 0
+    best = _objective(c, grid)
+    for axis in (0, 1):
+        g = grid if axis == 0 else grid.T  # a view: moving rows of g.T moves columns of grid
+        for i in range(g.shape[0]):
+            for step in (1, -1):
+                line = g[i].copy()
+                occupied = np.flatnonzero(line >= 0)
+                if not len(occupied):
+                    continue
+                lo, hi = occupied[0] + step, occupied[-1] + step
+                if lo < 0 or hi >= len(line):
+                    continue
+                g[i] = np.roll(line, step)
+                if step == 1 and line[-1] >= 0 or step == -1 and line[0] >= 0:
+                    g[i] = line
+                    continue
+                value = _objective(c, grid)
+                if value > best + 1e-9:
+                    best = value
+                    moved += 1
+                else:
+                    g[i] = line
+    return moved
+
+
 def _refine(c: np.ndarray, grid: np.ndarray, max_passes: int) -> int:
-    """Local swaps (within two steps, empty sites included) that raise ``J``; in place. Returns the swaps made."""
+    """Line shifts and local swaps (within two steps, empty sites included) that raise ``J``; in place.
+
+    Returns the moves made.
+    """
     h, w = grid.shape
 
     def local(v: int, r: int, q: int) -> float:
@@ -246,7 +320,7 @@ def _refine(c: np.ndarray, grid: np.ndarray, max_passes: int) -> int:
 
     swaps = 0
     for _ in range(max_passes):
-        changed = 0
+        changed = _shift_lines(c, grid)
         for r0, q0 in np.argwhere(grid >= 0):
             v = int(grid[r0, q0])
             gain, target = 1e-12, None
@@ -271,11 +345,13 @@ def _refine(c: np.ndarray, grid: np.ndarray, max_passes: int) -> int:
     return swaps
 
 
-def _lattice(c: np.ndarray, vary: np.ndarray, shape: tuple[int, int], max_passes: int) -> np.ndarray | None:
+def _lattice(
+    c: np.ndarray, vary: np.ndarray, reliable: np.ndarray, shape: tuple[int, int], max_passes: int
+) -> np.ndarray | None:
     """Sites ``(d, 2)`` on the ``H x W`` grid for the varying nodes (-1 elsewhere), or None if they do not fit."""
     h, w = shape
     nodes = np.flatnonzero(vary)
-    pos = _grow(c, nodes, max(h, w))
+    pos = _grow(c, nodes, reliable, max(h, w))
     if (pos[nodes] < 0).any():
         return None
     p = pos[nodes]
@@ -295,6 +371,20 @@ def _lattice(c: np.ndarray, vary: np.ndarray, shape: tuple[int, int], max_passes
     r, q = np.nonzero(grid >= 0)
     out[grid[r, q]] = np.stack([r, q], 1)
     return out
+
+
+def _site_edges(sites: np.ndarray, placed: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The 4-neighbour pairs ``(E, 2)`` of a placement, among the placed nodes (smaller node first)."""
+    h, w = shape
+    grid = -np.ones((h, w), dtype=np.int64)
+    nodes = np.flatnonzero(placed)
+    grid[sites[nodes, 0], sites[nodes, 1]] = nodes
+    pairs = np.concatenate(
+        [np.stack([grid[:, :-1].ravel(), grid[:, 1:].ravel()], 1), np.stack([grid[:-1].ravel(), grid[1:].ravel()], 1)]
+    )
+    pairs = pairs[(pairs >= 0).all(1)]
+    pairs = np.sort(pairs, axis=1)
+    return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))].astype(np.int64).reshape(-1, 2)
 
 
 def _eigenmap(edges: np.ndarray, weights: np.ndarray, d: int) -> np.ndarray:
@@ -323,6 +413,7 @@ def fit_topology(
     min_samples: int = 50,
     tol: float = 1e-6,
     min_fit: float = 0.9,
+    min_effective: float = 20.0,
     max_passes: int = 20,
 ) -> TopologyResult:
     r"""The graph on the ``d`` nodes of samples ``x``, and the lattice when the graph is one.
@@ -332,7 +423,8 @@ def fit_topology(
     ``k``-nearest-neighbour graph of ``C``, then (for lattices) the assignment of nodes to
     the sites of an ``H x W`` grid that maximises
     ``J = sum_{p, q} K(q - p) C[node(p), node(q)]`` (``K = 1`` on the four neighbours,
-    ``1/2`` on the diagonals), by greedy growth and local swaps. See the module docstring.
+    ``1/2`` on the diagonals), by greedy growth and local swaps; when the lattice fits, the
+    graph returned is the lattice's 4-neighbour graph. See the module docstring.
 
     **Assumptions.** (i) Nearby nodes correlate more than distant ones, and each node's
     ``k`` most correlated nodes are its lattice neighbours (images with smooth content:
@@ -350,11 +442,16 @@ def fit_topology(
         lattice: ``False`` skips the lattice (graph and eigenmap only).
         min_samples: fewer samples than this raise an error.
         tol: a node is constant when its standard deviation is at most ``tol`` times the largest.
-        min_fit: the lattice is accepted when this share of the graph's edges join lattice neighbours.
+        min_fit: the lattice is accepted when this share of the graph's edges (between
+            reliable nodes) join lattice neighbours.
+        min_effective: nodes with fewer effective samples ``N / mean(z^4)`` than this (pixels
+            that leave the background in only a few images, whose correlations can be
+            spuriously high) are placed after the others have grown the lattice.
         max_passes: passes of local swaps at most.
 
     Returns:
-        :class:`TopologyResult`: ``edges`` ``(E, 2)``, ``weights``, ``constant`` and
+        :class:`TopologyResult`: ``edges`` ``(E, 2)`` (``graph`` says whether from the lattice
+        or the ``k``-NN graph, which stays in ``knn_edges``), ``weights``, ``constant`` and
         ``isolated`` nodes, ``coordinates`` ``(d, 2)``, ``order`` ``(d,)`` when the lattice
         was found (``x[:, order]`` is row-major on ``shape``), ``lattice_fit``, ``seconds``.
 
@@ -384,7 +481,8 @@ def fit_topology(
                 f"fit_topology: shape {shape} does not hold {d} nodes; pass shape=(H, W) with H * W == {d}"
             )
 
-    c, vary = _correlation(x.detach().cpu(), tol)
+    c, vary, n_eff = _correlation(x.detach().cpu(), tol)
+    reliable = vary & (n_eff >= min_effective)
     t1 = time.perf_counter()
     if vary.sum() < 3:
         raise ValueError(
@@ -397,12 +495,14 @@ def fit_topology(
     order = None
     fit = None
     coords = None
+    lattice_edges = None
     if lattice and shape is not None:
-        sites = _lattice(c, vary, shape, max_passes)
+        sites = _lattice(c, vary, reliable, shape, max_passes)
         if sites is not None:
             placed = sites[:, 0] >= 0
-            same = np.abs(sites[edges[:, 0]] - sites[edges[:, 1]]).sum(1) == 1
-            fit = float(same.mean()) if len(edges) else 0.0
+            both = reliable[edges[:, 0]] & reliable[edges[:, 1]]
+            same = np.abs(sites[edges[both, 0]] - sites[edges[both, 1]]).sum(1) == 1
+            fit = float(same.mean()) if len(same) else 0.0
             if fit >= min_fit:
                 h, w = shape
                 site_of = sites[:, 0] * w + sites[:, 1]
@@ -411,17 +511,24 @@ def fit_topology(
                 free = np.flatnonzero(order < 0)
                 order[free] = np.flatnonzero(~placed)
                 coords = np.where(placed[:, None], sites.astype(np.float64), np.nan)
+                lattice_edges = _site_edges(sites, placed, shape)
         else:
             fit = 0.0
     t3 = time.perf_counter()
     if coords is None:
         coords = _eigenmap(edges, weights, d)
 
+    knn = edges
+    if lattice_edges is not None:
+        edges = lattice_edges
+        weights = c[edges[:, 0], edges[:, 1]]
     deg = np.bincount(edges.reshape(-1), minlength=d)
     return TopologyResult(
         edges=torch.from_numpy(edges),
         weights=torch.from_numpy(np.asarray(weights, dtype=np.float64)),
         num_nodes=d,
+        graph="knn" if lattice_edges is None else "lattice",
+        knn_edges=torch.from_numpy(knn),
         constant=torch.from_numpy(np.flatnonzero(~vary).astype(np.int64)),
         isolated=torch.from_numpy(np.flatnonzero(deg == 0).astype(np.int64)),
         coordinates=torch.from_numpy(coords),
