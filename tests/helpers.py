@@ -1,6 +1,7 @@
 """Shared test helpers: the slow dense reference layer, smooth test signals, the shared data files."""
 
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -8,10 +9,12 @@ import torch
 
 from lconv import Grid
 
-#: the verified MNIST and Fashion-MNIST files beside the repository (``../shared/data``)
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: the MNIST and Fashion-MNIST files: the folder in ``LCONV_DATA`` where it is set, as for ``lconv train``,
+#: else the verified copies beside the repository (``../shared/data``)
+SHARED = Path(os.environ.get("LCONV_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 needs_shared = pytest.mark.skipif(
-    not (SHARED / "mnist").is_dir(), reason=f"the shared MNIST/Fashion-MNIST files are not at {SHARED}"
+    not (SHARED / "mnist").is_dir(),
+    reason=f"the MNIST/Fashion-MNIST files are not at {SHARED} (set LCONV_DATA to the folder that holds mnist/)",
 )
 
 

@@ -147,6 +147,16 @@ def test_lconv_data_environment_variable_is_honoured(monkeypatch, tmp_path):
     assert torch.equal(y, y2)
 
 
+def test_the_data_tests_look_in_lconv_data_where_it_is_set(monkeypatch, tmp_path):
+    import runpy
+
+    helpers = Path(__file__).with_name("helpers.py")
+    monkeypatch.setenv("LCONV_DATA", str(tmp_path))
+    assert runpy.run_path(str(helpers))["SHARED"] == tmp_path
+    monkeypatch.delenv("LCONV_DATA")
+    assert runpy.run_path(str(helpers))["SHARED"] == Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
 def test_no_data_folder_names_lconv_data(monkeypatch):
     monkeypatch.delenv("LCONV_DATA", raising=False)
     with pytest.raises(ValueError) as exc:
