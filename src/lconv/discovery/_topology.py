@@ -41,6 +41,12 @@ Method (see :func:`fit_topology` for the assumptions):
 4. **Coordinates.** The lattice sites ``(row, col)`` when the lattice is found; otherwise
    the Laplacian eigenmap of the weighted graph (eigenvectors 2 and 3 of
    ``L = D - A``), with NaN for isolated nodes.
+
+Cost: the correlations take ``O(N d^2)`` (one matrix product), the growth ``O(d^2)``
+with numpy, each pass of swaps ``O(d)`` in Python. On the 54,000 rotated+scrambled MNIST
+training images (``d = 784``) the whole fit takes about 2-5 s on 2 cores and puts 99.5%
+of the varying pixels at their true site; about 2,000 images suffice there (97%), 1,000
+do not (the lattice is then not claimed). See ``docs/results/topology.md``.
 """
 
 from __future__ import annotations
@@ -466,7 +472,7 @@ def fit_topology(
         raise ValueError(f"fit_topology: min_fit must be in [0, 1], got {min_fit}")
     if isinstance(min_samples, bool) or not isinstance(min_samples, int) or min_samples < 2:
         raise ValueError(f"fit_topology: min_samples must be an int >= 2, got {min_samples!r}")
-    images_shape = tuple(x.shape[1:]) if isinstance(x, Tensor) and x.dim() == 3 else None
+    images_shape = tuple(int(s) for s in np.shape(x)[1:]) if np.ndim(x) == 3 else None
     x = _check_x(x, min_samples)
     n, d = x.shape
     if shape is None:
