@@ -121,7 +121,9 @@ def test_discover_writes_the_run_folder(tmp_path, capsys):
     assert config["task"] == "rotation" and config["structure"] == "vector-field" and not config["known_t"]
     gens = np.load(out / "generators.npy")
     assert gens.shape == (1, 25, 25)
-    assert 0 < metrics["cosine"][0] <= 1 and "baseline_lstsq" in metrics
+    # 3 rounds on 150 pairs: 0.57 here, where least squares gets 0.12 and the planted generator 1
+    assert metrics["cosine"][0] > 0.45 > metrics["baseline_lstsq"]["cosine"][0]
+    assert metrics["truth"]["cosine"] == [pytest.approx(1.0)]
     assert "|cos| with the truth" in capsys.readouterr().out
 
     # the same folder again: refused in one line, nothing overwritten
