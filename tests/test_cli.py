@@ -212,15 +212,15 @@ def test_ctrl_c_in_train_names_the_run_to_resume_and_exits_130(stop_at, tmp_path
         return evaluate(*args, **kwargs)
 
     monkeypatch.setattr(train_module, "_evaluate", interrupted)
-    folder = tmp_path / "run"
-    assert _run([*TRAIN, "--out", str(folder)]) == 130
+    folder, data = tmp_path / "run", tmp_path / "data"  # --data-dir: read by nobody here, named in the hint
+    assert _run([*TRAIN, "--out", str(folder), "--data-dir", str(data)]) == 130
     captured = capsys.readouterr()
     err = captured.err.strip()
     assert "\n" not in err and "Traceback" not in err and captured.out.strip() == ""
     if stop_at == 1:  # nothing saved yet
         assert err == f"lconv: interrupted before the first epoch was saved; nothing to resume in {folder}"
         return
-    command = f"lconv train --resume --out {folder}"
+    command = f"lconv train --resume --out {folder} --data-dir {data}"
     assert err == f"lconv: interrupted; epoch 1 is saved: continue with {command}"
     assert _run(command.split()[1:]) == 0  # the command in the hint finishes the run
     assert json.loads((folder / "metrics.json").read_text())["epochs"] == 3

@@ -374,7 +374,8 @@ def train(
                 bar.stop()
     except KeyboardInterrupt as exc:  # Ctrl-C: where the run stands and how to continue it, then 130
         if not quiet:
-            print(_interrupted_line(exc), file=sys.stderr)
+            again = {"--data-dir": data_dir, "--device": None if device == "cpu" else device}  # what resuming needs too
+            print(_interrupted_line(exc, {k: v for k, v in again.items() if v is not None}), file=sys.stderr)
         raise typer.Exit(130) from None
     if quiet:
         return
@@ -388,7 +389,7 @@ def train(
     console.print(f"run folder: {folder}")
 
 
-def _interrupted_line(exc: KeyboardInterrupt) -> str:
+def _interrupted_line(exc: KeyboardInterrupt, options: dict[str, str]) -> str:
     import shlex
 
     from .experiments.train import TrainingInterrupted
@@ -398,7 +399,8 @@ def _interrupted_line(exc: KeyboardInterrupt) -> str:
     folder = shlex.quote(str(exc.folder))
     if exc.epoch == 0:
         return f"lconv: interrupted before the first epoch was saved; nothing to resume in {folder}"
-    return f"lconv: interrupted; epoch {exc.epoch} is saved: continue with lconv train --resume --out {folder}"
+    command = " ".join(["lconv train --resume --out", folder, *(f"{k} {shlex.quote(v)}" for k, v in options.items())])
+    return f"lconv: interrupted; epoch {exc.epoch} is saved: continue with {command}"
 
 
 @app.command()
