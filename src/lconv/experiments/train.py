@@ -200,6 +200,51 @@ def _load_data(config: dict, data_dir, download: bool):
     return (norm(x_train), y[chosen[train_idx]]), (norm(x_val), y[chosen[val_idx]]), (norm(x_test), y_test)
 
 
+TOPOLOGY_FILE = "topology.npz"
+
+
+def _topology(folder: Path, x: Tensor, resume: bool, rank: int):
+    """The pixel graph of ``lconv-graph``: fitted on the training images ``x`` (never the validation or test
+    images, never the permutation) and kept in ``folder/topology.npz``, which a resumed run reads back."""
+    from ..discovery import fit_topology
+    from ..nn._graph_models import load_topology, save_topology
+
+    path = folder / TOPOLOGY_FILE
+    if resume and path.is_file():
+        return load_topology(path)
+    # one value per pixel and image: the channels' mean (the graph is on pixels; channels share it)
+    topology = fit_topology(x.mean(1).flatten(1), shape=tuple(x.shape[2:]))
+    if rank == 0:
+        save_topology(topology, path)
+    return topology
+
+
+def _discovery_metrics(topology, config: dict, shape: tuple[int, int]) -> dict:
+    """How well the graph matches the true pixel lattice, for the report only (the model never sees the truth):
+    the permutation of ``rotated-scrambled``, the identity for the other variants."""
+    from ..analysis import edge_recovery, grid_edges, lattice_recovery
+    from ..data import pixel_permutation
+
+    d = shape[0] * shape[1]
+    if config["variant"] == "rotated-scrambled":
+        perm = pixel_permutation(d, seed=config["seed"])
+    else:
+        perm = torch.arange(d)
+    vary = torch.ones(d, dtype=torch.bool)
+    vary[topology.constant] = False
+    edges = edge_recovery(topology.edges, grid_edges(shape, perm), nodes=vary)
+    lattice = None
+    if topology.order is not None:
+        lattice = float(lattice_recovery(topology.order, perm, shape, nodes=vary)["fraction"])
+    return dict(
+        topology_edge_recall=edges["recall"], topology_edge_precision=edges["precision"],
+        topology_lattice_found=topology.order is not None, topology_lattice_fraction=lattice,
+        topology_graph=topology.graph, topology_edges=int(len(topology.edges)),
+        topology_constant_pixels=int(len(topology.constant)), topology_images=int(topology.num_samples),
+        topology_seconds=float(topology.seconds.get("total", 0.0)),
+    )  # fmt: skip
+
+
 def _autocast(device: torch.device, amp: torch.dtype | None):
     return torch.autocast(device.type, dtype=amp, enabled=amp is not None)
 
@@ -341,11 +386,17 @@ def _run(config: dict, folder: Path, rank: int, world: int, dev: torch.device, *
     (x, y), (x_val, y_val), (x_test, y_test) = _load_data(config, data_dir, download)
     num_classes = DATASETS[config["dataset"]].num_classes
 
+    extra, discovery = {}, {}
+    if config["model"] == "lconv-graph":  # the graph of the pixels, found on the training images alone
+        topology = _topology(folder, x, resume, rank)
+        extra["graph"] = topology
+        discovery = _discovery_metrics(topology, config, tuple(x.shape[2:]))
+
     torch.manual_seed(config["seed"])
     model = build_model(
         config["model"], tuple(x.shape[1:]), num_classes, channels=config["channels"], layers=config["layers"],
         n_generators=config["generators"], rank=config["rank"], shared=config["shared"], kernel=config["kernel"],
-        padding=config["padding"], pool=config["pool"],
+        padding=config["padding"], pool=config["pool"], **extra,
     ).to(dev)  # fmt: skip
     n_params = param_count(model)
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -421,7 +472,7 @@ def _run(config: dict, folder: Path, rank: int, world: int, dev: torch.device, *
         param_count=n_params, epoch_seconds=sum(epoch_seconds) / len(epoch_seconds), epoch_seconds_all=epoch_seconds,
         train_loss=log[-1]["train_loss"], train_accuracy=log[-1]["train_accuracy"], epochs=len(log),
         train_images=len(x), val_images=len(x_val), test_images=len(x_test), processes=world, device=str(dev),
-        precision=config["precision"], lr=config["lr"],
+        precision=config["precision"], lr=config["lr"], **discovery,
     )  # fmt: skip
     if rank == 0:
         write_json(folder / "metrics.json", metrics)
@@ -487,5 +538,9 @@ def _report(config: dict, metrics: dict, figure: Path) -> str:
     for key in ("test_accuracy", "val_accuracy", "best_epoch", "param_count", "epoch_seconds", "epochs", "processes"):
         v = metrics[key]
         lines.append(f"| {key} | {v:.4f} |" if isinstance(v, float) else f"| {key} | {v} |")
+    if "topology_edge_recall" in metrics:  # lconv-graph: how well the pixel graph was found
+        for key in ("topology_edge_recall", "topology_edge_precision", "topology_lattice_fraction", "topology_seconds"):
+            v = metrics[key]
+            lines.append(f"| {key} | {v:.4f} |" if isinstance(v, float) else f"| {key} | {v} |")
     lines += ["", f"![curves](figures/{figure.name})", "", "Options: `" + json.dumps(config, sort_keys=True) + "`", ""]
     return "\n".join(lines)
