@@ -123,13 +123,13 @@ def discover(
         None,
         "--generators",
         "-k",
-        help="Number of generators to learn, or 'auto' (estimated from the data) [default: as many as planted; "
+        help="Number of generators to learn, or 'auto' (estimated from the data) \\[default: as many as planted; "
         "auto with --data].",
     ),  # fmt: skip
     n: int = typer.Option(
         None,
         min=10,
-        help="Number of pairs [default: 2000]; samples for kepler (600), liegan-2body (2000), c7 (600), "
+        help="Number of pairs \\[default: 2000]; samples for kepler (600), liegan-2body (2000), c7 (600), "
         "c7-invariant (2000), o5 (3000), lorentz (600).",
     ),
     epochs: int = typer.Option(30, min=1, help="Training rounds (exp) or passes (lconv)."),
@@ -155,12 +155,12 @@ def discover(
     kind: str = typer.Option(
         None,
         help="--data: pairs (y = g x), invariant (y = f(x), one number) or equivariant (y = F(x) moved like "
-        "x) [default: detected from the shapes].",
+        "x) \\[default: detected from the shapes].",
     ),  # fmt: skip
     space: str = typer.Option(
         None,
         help="--data: search space full, antisymmetric, blocks:B (independent BxB blocks), kron:B "
-        "(I (x) A) or vector-field (with --image-shape) [default: vector-field for images, else full].",
+        "(I (x) A) or vector-field (with --image-shape) \\[default: vector-field for images, else full].",
     ),  # fmt: skip
     image_shape: str = typer.Option(None, help="--data: samples are images of this shape, e.g. 8,8."),
 ) -> None:
