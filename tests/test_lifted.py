@@ -364,6 +364,40 @@ def test_lconv_se2_model_is_invariant_to_quarter_turns_before_and_after_training
     testing.assert_invariant(net, x.double(), turn)
 
 
+@pytest.mark.parametrize("method", ["central", "swi"])
+@pytest.mark.parametrize("learned", [False, True])
+def test_fibre_major_layer_is_the_lconv_layer(method, learned):
+    # the fast path (orientation axis first, one bmm per layer) computes the same layer as LConv
+    torch.manual_seed(0)
+    space = SE2Grid(Grid((6, 6), periodic=True), 8)
+    layer = LConv(3, 4, left_invariant(space, method=method, n=4 if learned else None, learned=learned)).double()
+    f = torch.randn(2, 3, space.size, dtype=torch.float64)
+    fibre_major = f.reshape(2, 3, 8, 6, 6).permute(2, 1, 0, 3, 4)  # (N, C, B, H, W)
+    fast = layer.generators.weighted_sum_fibre_major(fibre_major, layer.weight0, layer.weight, layer.bias)
+    torch.testing.assert_close(fast.permute(2, 1, 0, 3, 4).reshape(2, 4, -1), layer(f), rtol=1e-12, atol=1e-12)
+    lift = Lifting(2, 3, space).double()
+    x = torch.randn(2, 2, 36, dtype=torch.float64)
+    fast = lift.fibre_major(x).permute(2, 1, 0, 3, 4).reshape(2, 3, -1)
+    torch.testing.assert_close(fast, lift(x), rtol=1e-12, atol=1e-12)
+    fast = lift.fibre_major(x, max_pool=True).permute(2, 1, 0, 3, 4).reshape(2, 3, -1)
+    torch.testing.assert_close(fast, lifted_max_pool2(lift(x), space)[0], rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="expected features"):
+        layer.generators.weighted_sum_fibre_major(f, layer.weight0, layer.weight)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, dict(channels=3, layers=3, orientations=8, lift_average=1, lift_pool=False, pool=True, learned=True)],
+)
+def test_lconv_se2_fast_features_match_the_lconv_layers(options):
+    torch.manual_seed(0)
+    net = build_model("lconv-se2", (1, 16, 16), 4, **options).double()
+    x = torch.randn(3, 1, 16, 16, dtype=torch.float64)
+    for mode in (net.train, net.eval):
+        mode()
+        torch.testing.assert_close(net.features(x), net.features_reference(x), rtol=1e-10, atol=1e-12)
+
+
 def test_lconv_se2_options():
     net = build_model("lconv-se2", (3, 16, 16), 5, channels=4, layers=2, pool=False)
     x = torch.randn(2, 3, 16, 16, dtype=torch.float64)

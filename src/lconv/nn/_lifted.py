@@ -575,6 +575,46 @@ class LeftInvariantGenerators(Generators):
         out = out.reshape(b, o, self.d)
         return out if bias is None else out + bias[:, None]
 
+    def weighted_sum_fibre_major(
+        self, f: Tensor, weight0: Tensor, weight: Tensor, bias: Tensor | None = None
+    ) -> Tensor:
+        """:meth:`weighted_sum` on SE(2) features laid out **fibre-major**, ``(N, c_in, B, H, W) -> (N, c_out, B, H, W)``.
+
+        The same layer (same weights, same result up to rounding) as one batched product
+        per orientation: the fields act on the input, ``X = [f, D_x f, D_y f, D_theta f]``
+        (``4 c_in`` channels), and orientation ``m`` mixes them with
+        ``[W0, c W'_1 - s W'_2, s W'_1 + c W'_2, W'_3]`` (``c, s = cos, sin theta_m``), so the
+        whole layer is three stencils, one concatenation and one ``bmm`` of ``N`` products
+        ``(c_out, 4 c_in) @ (4 c_in, B H W)``, with no per-orientation loop. With the
+        orientation axis first, a per-channel batch normalisation is ``BatchNorm1d`` on
+        ``(N, C, B H W)`` and the orientation pooling a reduction over axis 0.
+        """
+        space = self.space
+        if not isinstance(space, SE2Grid):
+            raise TypeError(f"weighted_sum_fibre_major: needs an SE2Grid, got {space!r}")
+        n_or = space.orientations
+        if f.dim() != 5 or f.shape[0] != n_or or tuple(f.shape[3:]) != space.grid.shape:
+            raise ValueError(
+                f"weighted_sum_fibre_major: expected features (N={n_or}, C, B, *{space.grid.shape}), got {tuple(f.shape)}"
+            )
+        if self.coefficients is not None:
+            weight = torch.einsum("ij,ioc->joc", self.coefficients.to(weight.dtype), weight)
+        c, b = f.shape[1], f.shape[2]
+        o = weight0.shape[0]
+        if self._fibre is None:
+            dt = periodic_central(f, 0) * (2 * self._fibre_scale)
+        else:
+            dt = torch.einsum("mn,n...->m...", _cached(self._cache, "fibre", self._fibre, f), f)
+        x = torch.cat([f, self.derivatives(f, 0), self.derivatives(f, 1), dt], 1).reshape(n_or, 4 * c, -1)
+        frames = _cached(self._cache, "frames", self._frames, f)  # (N, 2, 2): [m, b, a]
+        spatial = torch.einsum("mba,aoc->mboc", frames, weight[:2])  # (N, 2, o, c): the weights of D_x, D_y
+        eff = torch.cat([weight0.expand(n_or, 1, o, c), spatial, weight[2].expand(n_or, 1, o, c)], 1)
+        eff = eff.permute(0, 2, 1, 3).reshape(n_or, o, 4 * c)
+        out = torch.bmm(eff, x)  # (N, o, B d)
+        if bias is not None:
+            out = out + bias[:, None]
+        return out.reshape(n_or, o, b, *space.grid.shape)
+
     def matrices(self, *, dtype: torch.dtype = torch.float64) -> Tensor:
         """The dense generators ``(n, M d, M d)``. Memory ``n (M d)^2``: for analysis on small grids only."""
         ref = self.coefficients
@@ -751,6 +791,44 @@ class Lifting(nn.Module):
         if self.bias is not None:
             out = out + self.bias[:, None]
         return out
+
+    def fibre_major(self, x: Tensor, *, max_pool: bool = False) -> Tensor:
+        """:meth:`forward` with the output laid out fibre-major, ``(M, c_out, B, *out_space.grid.shape)``.
+
+        One batched product of the ``M`` steered filters ``(c_out, c_in T)`` with the
+        Cartesian derivatives ``(c_in T, B d')``; the input of
+        :meth:`LeftInvariantGenerators.weighted_sum_fibre_major`. ``max_pool``: followed by
+        the 2x2 max-pooling of every orientation's image (:func:`lifted_max_pool2`; sides of
+        :attr:`out_space` even), computed as a maximum over the four positions of every
+        window, so the output is ``(M, c_out, B, H'/2, W'/2)``.
+        """
+        d = self.space.grid.size
+        check_features(x, d, "Lifting")
+        if x.dim() != 3 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"Lifting: expected images of shape (batch, {self.in_channels}, {d}), got {tuple(x.shape)}"
+            )
+        b, m = x.shape[0], self.space.orientations
+        base = self._cartesian(x)  # (B, c_in, T, d)
+        if self.average > 1:
+            base = F.avg_pool2d(base.reshape(-1, *self.space.grid.shape), self.average)
+        h, w = self.out_space.grid.shape
+        if max_pool:
+            if h % 2 or w % 2:
+                raise ValueError(f"Lifting.fibre_major: max_pool needs even sides, got {self.out_space.grid!r}")
+            h, w = h // 2, w // 2
+            base = base.reshape(b, -1, h, 2, w, 2).permute(1, 3, 5, 0, 2, 4)  # (c_in T, 2, 2, B, h, w)
+        else:
+            base = base.reshape(b, -1, h * w).transpose(0, 1)
+        base = base.reshape(base.shape[0], -1)
+        coef = _cached(self._cache, "coef", self._coef, x)  # (M, T, T)
+        eff = torch.einsum("oct,mts->mocs", self.weight, coef).reshape(m, self.out_channels, -1)
+        out = torch.matmul(eff, base)  # (M, c_out, [4,] B d')
+        if max_pool:
+            out = out.reshape(m, self.out_channels, 4, -1).amax(2)
+        if self.bias is not None:
+            out = out + self.bias[:, None]
+        return out.reshape(m, self.out_channels, b, h, w)
 
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, {self.space!r}, order={self.order}, terms={len(self.terms)}"
