@@ -23,7 +23,7 @@ by the same action as ``x``).
     ``q2 = -q1, p2 = -p1`` of ``R^8``. One sample is one state and the next one: LieGAN's
     default (``--input_timesteps 1 --output_timesteps 1``), whose loader takes the pairs
     ``t -> t + 1`` for ``t = 0 .. 47`` of each trajectory. Truth: ``I_4 (x) J``. The radius
-    range is the protocol as BENCHMARKS.md states it; the Hamiltonian-NN generator whose
+    range [1.5, 3] is the protocol as the project's targets state it; the Hamiltonian-NN generator whose
     file LieGAN loads draws each coordinate of body 1's position uniform in ``[0.5, 1.5]``
     and scales the circular speed by ``1 + 0.05 N(0, 1)`` (``orbit_noise=0.05`` here gives
     such slightly elliptical orbits).

@@ -58,7 +58,7 @@ from ._precision import autocast_dtype, check_precision, precision_mode
 
 KINDS = ("dense", "low-rank", "local", "stencil")
 BASELINES = ("reference", "matmul", "conv2d")
-#: The BENCHMARKS.md case: 28x28 images, batch 128, 32 channels, 8 generators.
+#: The headline case: 28x28 images, batch 128, 32 channels, 8 generators.
 HEADLINE = dict(size=28, batch=128, channels=32, generators=8)
 MEMORY_NOTE = {
     "cpu": "training-step footprint: distinct storages saved for backward + parameters, buffers and their "
@@ -73,7 +73,7 @@ QUICK = dict(sizes=(16, 28), batch=(4,), channels=(8,), generators=(2,), repeats
 
 
 class Reference(nn.Module):
-    """The dense reference layer of BENCHMARKS.md: ``W0 x + einsum('kdf,bcf,koc->bod', L, x, W) + b``."""
+    """The dense reference layer the speed targets are measured against: ``W0 x + einsum('kdf,bcf,koc->bod', L, x, W) + b``."""
 
     def __init__(self, c_in: int, c_out: int, n: int, d: int):
         super().__init__()
@@ -338,7 +338,7 @@ def bench(
         rank: of the low-rank generators. radius: of the local and stencil neighbourhoods.
         repeats: timed steps per layer (median reported). warmup: untimed steps first
             (the first also measures memory).
-        headline: also run the BENCHMARKS.md case (28x28, batch 128, 32 channels, n = 8).
+        headline: also run the headline case (28x28, batch 128, 32 channels, n = 8).
         memory_size: side at which the memory of one step with batch 1 and 9 is measured
             for every memory-light kind, to find the largest batch within
             ``memory_budget_gib``; ``None`` or 0 skips it.

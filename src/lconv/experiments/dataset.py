@@ -4,8 +4,8 @@
 lorentz | c7 | c7-invariant`` runs; :data:`DATASET_EXPERIMENTS` feeds ``lconv repro`` with
 the same names. Each fits :func:`lconv.discovery.fit_dataset` twice per search space,
 from a model fitted to the samples (the task: only samples are given) and from the exact
-map (a reference that shows what the data allow), and prints the peers' figures from
-``BENCHMARKS.md`` beside ours where they exist.
+map (a reference that shows what the data allow), and prints the peers' published figures
+(LieGAN, Augerino, EMLP/LieGG) beside ours where they exist.
 
 When the samples span a subspace of ``R^d`` (``liegan-2body``: body 2 always at minus
 body 1), generators are compared with the truth on that span too (``cosine_on_data``,
@@ -31,7 +31,7 @@ DATASET_TASKS = ("kepler", "liegan-2body", "o5", "lorentz", "c7", "c7-invariant"
 DEFAULT_N = {"kepler": 600, "liegan-2body": 2000, "o5": 3000, "lorentz": 600, "c7": 600, "c7-invariant": 2000}
 #: LieGAN's search space for the two-body problem: four independent 2x2 blocks (its code's mask).
 LIEGAN_SPACE = "4 independent 2x2 blocks (LieGAN's space)"
-#: Peers' figures on the two-body task, from BENCHMARKS.md, both in LieGAN's space.
+#: Peers' figures on the two-body task, as LieGAN published them, both in LieGAN's space.
 KEPLER_PEERS = (("LieGAN (Yang et al. 2023)", 0.9998), ("Augerino", 0.67))
 TARGETS = {"liegan": ">= 0.999", "full": ">= 0.99 where the data allow it", "o5": "<= 0.05",
            "lorentz": "<= 0.05", "liegan-2body": ">= 0.9999 on the data's span", "false": "0"}  # fmt: skip
@@ -377,7 +377,7 @@ def _report(config: dict, metrics: dict, figures: list[Path]) -> str:
     lines += ["", "Why each count (fitted route):", ""]
     lines += [f"- {space}: {routes['fitted']['count_reason']}" for space, routes in metrics["spaces"].items()]
     if task in ("kepler", "liegan-2body"):
-        lines += ["", f"Peers, in {LIEGAN_SPACE} (BENCHMARKS.md): "
+        lines += ["", f"Peers, in {LIEGAN_SPACE} (as published): "
                   + ", ".join(f"{p} {v}" for p, v in KEPLER_PEERS)
                   + ("; target >= 0.999." if task == "kepler" else "; target >= 0.9999 on the data's span."), ""]  # fmt: skip
     if task == "kepler":

@@ -10,7 +10,7 @@ pixel permutation, validation split) and the model's initial weights, so every m
 of one seed sees the same images. The table holds the test accuracy of the
 best-validation weights (mean and standard deviation over the seeds), the learning
 rate, the parameter count and the time per epoch, with the paper's figures beside ours where
-it gives one (``../shared/BENCHMARKS.md``: on rotated and scrambled MNIST the paper's
+it gives one (on rotated and scrambled MNIST the paper's
 L-conv reached 0.9445 and its best CNN 0.9259, both as best validation accuracy).
 """
 
