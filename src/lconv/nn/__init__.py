@@ -12,6 +12,7 @@ from ._generators import (
     as_generators,
     learned,
 )
+from ._graph_models import GraphLConvClassifier, load_topology, save_topology
 from ._layer import LConv, LConvStack
 from ._lifted import (
     LeftInvariantGenerators,
@@ -40,6 +41,7 @@ __all__ = [
     "MODELS",
     "MODEL_DEFAULTS",
     "FullyConnected",
+    "GraphLConvClassifier",
     "LConvClassifier",
     "LeftInvariantGenerators",
     "Lifting",
@@ -64,4 +66,6 @@ __all__ = [
     "learned",
     "left_invariant",
     "lifted_max_pool2",
+    "load_topology",
+    "save_topology",
 ]
