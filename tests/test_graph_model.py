@@ -124,3 +124,12 @@ def test_train_lconv_graph_fits_caches_and_reports_the_topology(tmp_path, monkey
     _, m2 = train(out=folder, resume=True, epochs=2, data_dir=SHARED)
     assert m2["epochs"] == 2 and path.read_bytes() == before
     assert m2["topology_edge_recall"] == pytest.approx(m["topology_edge_recall"])
+
+
+@needs_shared
+def test_train_lconv_graph_on_too_few_images_says_what_to_raise(tmp_path):
+    from lconv.experiments.train import train
+
+    with pytest.raises(ValueError, match="raise --train-size"):
+        train(out=tmp_path / "run", model="lconv-graph", variant="rotated-scrambled", train_size=40, epochs=1,
+              data_dir=SHARED)  # fmt: skip

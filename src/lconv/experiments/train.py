@@ -212,6 +212,11 @@ def _topology(folder: Path, x: Tensor, resume: bool, rank: int):
     path = folder / TOPOLOGY_FILE
     if resume and path.is_file():
         return load_topology(path)
+    if len(x) < 50:
+        raise ValueError(
+            f"lconv-graph fits the pixel graph on the training images, and {len(x)} are too few: raise --train-size "
+            "(the 28 x 28 lattice needs about 2,000)"
+        )
     # one value per pixel and image: the channels' mean (the graph is on pixels; channels share it)
     topology = fit_topology(x.mean(1).flatten(1), shape=tuple(x.shape[2:]))
     if rank == 0:
