@@ -1,7 +1,7 @@
 """The SE(2)-equivariant classifier (``lconv-se2``) against the CNN: time per training step, quarter-turn robustness.
 
     python benchmarks/se2.py speed                                   # one thread, about a minute
-    python benchmarks/se2.py robustness RUN_FOLDER [RUN_FOLDER ...]   # runs of lconv train / repro d-table
+    python benchmarks/se2.py robustness RUN_FOLDER [RUN_FOLDER ...]   # runs of lconv train / repro d-table; LCONV_DATA set
 
 ``speed`` times one training step (forward, backward, AdamW; batch 128, MNIST shape) of
 ``lconv-se2`` and of the 185k-parameter CNN of the d-table in the same process, on one
