@@ -158,7 +158,7 @@ def test_two_layers_run_under_bf16_autocast_on_the_cpu(kind):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         y = stack(x)
     assert y.dtype == torch.bfloat16
-    err = float((y.float() - ref).norm() / ref.norm())
+    err = float((y.float() - ref).detach().norm() / ref.detach().norm())
     assert 1e-5 < err < 3e-2, err  # bf16 really ran (8 bits of mantissa; 0.3-0.9% here) and computed the same stack
     grads = torch.autograd.grad(y.float().square().sum(), params)
     assert all(g.dtype == torch.float32 for g in grads)  # the weights stay float32, and so do their gradients
@@ -317,3 +317,16 @@ def test_both_orders_of_the_local_kernel_match_the_reference(order, difference, 
             assert torch.allclose(a, b, rtol=1e-11, atol=1e-11)
     with pytest.raises(ValueError, match="order must be"):
         original(x, gen.node_weights(), gen.index, 4, layer.weight0, layer.weight, order="rows")
+
+
+def test_lconv_takes_device_and_dtype_like_torch_modules():
+    from lconv import Grid, LConv, generators
+
+    grid = Grid((5, 5))
+    layer = LConv(2, 3, generators.rotation(grid), dtype=torch.float64)
+    assert {p.dtype for p in layer.parameters()} == {torch.float64}
+    assert layer.generators.matrices().dtype == torch.float64
+    x = torch.randn(4, 2, grid.size, dtype=torch.float64)
+    assert layer(x).dtype == torch.float64
+    learned = LConv(2, 3, generators.learned(grid, n=2, rank=3), device="meta")
+    assert {p.device.type for p in learned.parameters()} == {"meta"}

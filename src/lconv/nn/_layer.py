@@ -55,6 +55,9 @@ class LConv(nn.Module):
             whose parameters are trained with the layer. Pass the same module to
             several layers to share generators.
         bias: add a learnable bias ``b`` (``c_out``).
+        device, dtype: where and in which precision the weights are made, as for torch's
+            modules; the generators are moved there too (in place, so generators shared
+            with other layers move with them).
 
     Init:
         ``W0``, ``W_i`` and ``b`` uniform in ``+-1/sqrt((n + 1) c_in)``, the ``nn.Linear``
@@ -71,7 +74,16 @@ class LConv(nn.Module):
         torch.Size([2, 8, 49])
     """
 
-    def __init__(self, in_channels: int, out_channels: int, generators, *, bias: bool = True):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        generators,
+        *,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
         for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
             if not isinstance(v, int) or v < 1:
@@ -79,10 +91,13 @@ class LConv(nn.Module):
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.generators: Generators = as_generators(generators)
+        if device is not None or dtype is not None:  # as torch modules: the generators come along
+            self.generators.to(device=device, dtype=dtype)
         n = self.generators.n
-        self.weight0 = nn.Parameter(torch.empty(out_channels, in_channels))
-        self.weight = nn.Parameter(torch.empty(n, out_channels, in_channels))
-        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        factory = dict(device=device, dtype=dtype)
+        self.weight0 = nn.Parameter(torch.empty(out_channels, in_channels, **factory))
+        self.weight = nn.Parameter(torch.empty(n, out_channels, in_channels, **factory))
+        self.bias = nn.Parameter(torch.empty(out_channels, **factory)) if bias else None
         self.reset_parameters()
 
     @property
