@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from lconv import Grid
 
@@ -45,3 +46,18 @@ def band_limited(n: int, count: int, max_freq: int, generator=None, dtype=torch.
         a, b = torch.randn(2, count, 1, generator=generator, dtype=torch.float64)
         out += a * torch.cos(2 * math.pi * p * r / n) + b * torch.sin(2 * math.pi * p * r / n)
     return out.to(dtype)
+
+
+class LargestTensor(TorchDispatchMode):
+    """Records the largest tensor any operation produces (forward and backward)."""
+
+    def __init__(self):
+        super().__init__()
+        self.largest = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in out if isinstance(out, (tuple, list)) else (out,):
+            if isinstance(t, torch.Tensor):
+                self.largest = max(self.largest, t.numel())
+        return out

@@ -11,8 +11,7 @@ from helpers import SHARED, needs_shared
 
 from lconv.analysis import edge_recovery, grid_edges
 from lconv.discovery import fit_topology
-from lconv.nn import param_count
-from lconv.nn import GraphLConvClassifier, load_topology, save_topology
+from lconv.nn import GraphLConvClassifier, load_topology, param_count, save_topology
 
 H = W = 12
 

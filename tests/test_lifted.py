@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import SHARED, needs_shared, reference_lconv
+from helpers import SHARED, LargestTensor, needs_shared, reference_lconv
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from lconv import Grid, LConv, LConvStack, testing
 from lconv import generators as G
@@ -249,19 +248,6 @@ def test_learned_variant_trains_its_coefficients_and_stays_equivariant():
     testing.assert_commutes(gens, space.rot90)
 
 
-class _LargestTensor(TorchDispatchMode):
-    def __init__(self):
-        super().__init__()
-        self.largest = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        for t in out if isinstance(out, (tuple, list)) else (out,):
-            if isinstance(t, torch.Tensor):
-                self.largest = max(self.largest, t.numel())
-        return out
-
-
 @pytest.mark.parametrize("method", ["central", "swi"])
 def test_no_dense_lifted_matrix_is_formed(method):
     space = SE2Grid(Grid((32, 32)), 8)  # 8192 lifted nodes: a dense generator would hold 67M entries
@@ -269,7 +255,7 @@ def test_no_dense_lifted_matrix_is_formed(method):
     layer = LConv(2, 2, left_invariant(space, method=method))
     lift = Lifting(1, 2, space)
     x = torch.randn(2, 1, space.grid.size)
-    with _LargestTensor() as probe:
+    with LargestTensor() as probe:
         y = layer(lift(x))
         y.square().sum().backward()
     assert probe.largest <= 16 * space.size, probe.largest

@@ -1,7 +1,6 @@
 import pytest
 import torch
-from helpers import band_limited, reference_lconv
-from torch.utils._python_dispatch import TorchDispatchMode
+from helpers import LargestTensor, band_limited, reference_lconv
 
 from lconv import Grid, LConv, LConvStack
 from lconv import generators as G
@@ -199,21 +198,6 @@ def test_layer_errors_name_the_class_and_the_fix():
 
 
 # ----------------------------------------------------------------------------- scale
-class _LargestTensor(TorchDispatchMode):
-    """Records the largest tensor any operation produces (forward and backward)."""
-
-    def __init__(self):
-        super().__init__()
-        self.largest = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        for t in out if isinstance(out, (tuple, list)) else (out,):
-            if isinstance(t, torch.Tensor):
-                self.largest = max(self.largest, t.numel())
-        return out
-
-
 @pytest.mark.parametrize("structure", [dict(local=1), dict(rank=4), dict(stencil=1)])
 def test_256x256_runs_without_any_d_by_d_matrix(structure):
     grid = Grid((256, 256), periodic=False)
@@ -223,7 +207,7 @@ def test_256x256_runs_without_any_d_by_d_matrix(structure):
     sizes = [t.numel() for t in list(layer.parameters()) + list(layer.buffers())]
     assert max(sizes) <= 32 * d  # a d x d matrix would be 65536 * d
     x = torch.randn(2, 2, d)
-    with _LargestTensor() as probe:
+    with LargestTensor() as probe:
         y = layer(x)
         y.square().mean().backward()
     assert y.shape == (2, 3, d)
