@@ -270,25 +270,22 @@ def _invariants(c: np.ndarray, rtol: float) -> _Invariants:
     thr = rtol * scale
     eye = np.eye(k)
     subspaces = []
-    derived = [k]
-    X = _span(_brackets_of(c, eye, eye), thr)
-    first = X
-    while X.shape[1] < derived[-1]:
-        derived.append(X.shape[1])
-        if 0 < X.shape[1] < k:
-            subspaces.append(X)
-        if X.shape[1] == 0:
-            break
-        X = _span(_brackets_of(c, X, X), thr)
-    lower = [k]
-    X = first
-    while X.shape[1] < lower[-1]:
-        lower.append(X.shape[1])
-        if 0 < X.shape[1] < k:
-            subspaces.append(X)
-        if X.shape[1] == 0:
-            break
-        X = _span(_brackets_of(c, eye, X), thr)
+    first = _span(_brackets_of(c, eye, eye), thr)  # [g, g], where both series start
+
+    def series(step) -> list[int]:
+        """Dimensions ``k, dim X_1, ...`` of ``X_{j+1} = step(X_j)`` until it stops shrinking."""
+        dims, X = [k], first
+        while X.shape[1] < dims[-1]:
+            dims.append(X.shape[1])
+            if 0 < X.shape[1] < k:
+                subspaces.append(X)
+            if X.shape[1] == 0:
+                break
+            X = _span(step(X), thr)
+        return dims
+
+    derived = series(lambda X: _brackets_of(c, X, X))  # [g', g'], ...
+    lower = series(lambda X: _brackets_of(c, eye, X))  # [g, g^j], ...
     u, s, _ = np.linalg.svd(c.reshape(k, k * k))
     rank = int((s > thr).sum())
     if 0 < k - rank < k:
