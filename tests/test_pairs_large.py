@@ -139,3 +139,12 @@ def test_samples_on_a_subspace_report_the_generators_that_vanish_there_apart():
     proj = torch.diag(torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64))
     assert float((r.trivial @ proj).abs().max()) < 1e-12
     assert analysis.cosine(r.generators[0] @ proj, SO3[2]) > 0.9999  # the turn of the plane, on the plane
+
+
+def test_auto_on_images_counts_with_the_first_order_rule():
+    from lconv.data import image_pairs
+
+    p = image_pairs("translation", n=150, size=6, images="band-limited", transform="exact", t_range=(-0.5, 0.5))
+    r = fit_pairs(p.x, p.y, "auto", grid=(6, 6), epochs=2)  # d = 36: above SMALL_D, first-order start only
+    assert len(r.generators) == 2 and r.config["start"] == "first order"
+    assert analysis.grassmann_distance(r.generators, p.truth) < 0.1

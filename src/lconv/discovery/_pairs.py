@@ -196,6 +196,15 @@ class _Space:
     def __init__(self, structure: str, basis: Tensor | VectorFieldSpace | None, d: int):
         self.structure, self.basis, self.d = structure, basis, d
 
+    @property
+    def dim(self) -> int:
+        """Its dimension: the number of generators it can hold."""
+        if isinstance(self.basis, VectorFieldSpace):
+            return self.basis.dim
+        if self.basis is not None:
+            return len(self.basis)
+        return self.d * (self.d - 1) // 2 if self.structure == "antisymmetric" else self.d * self.d
+
     def generators(self, p: Tensor) -> Tensor:
         if isinstance(self.basis, VectorFieldSpace):  # a structured space maps its parameters itself
             return self.basis.generators(p)
@@ -570,9 +579,7 @@ def _fit_threads(threads, work: float):
 
 
 def _explicit_basis(space: _Space, d: int, dtype) -> Tensor:
-    """The search space as ``(m, d, d)`` matrices (small ``d`` only)."""
-    if isinstance(space.basis, VectorFieldSpace):
-        return space.basis.basis().to(dtype)
+    """The search space as ``(m, d, d)`` matrices (small ``d`` only: never a vector-field space)."""
     if space.basis is not None:
         return space.basis.to(dtype)
     if space.structure == "antisymmetric":
@@ -592,7 +599,7 @@ def _first_order_start(x3, y3, k, space, init_fraction) -> Tensor:
     return _unit(L)
 
 
-def _first_order_count(x3, y3, space, init_fraction, room) -> Start:
+def _first_order_count(x3, y3, space, init_fraction) -> Start:
     """``n_generators="auto"`` for the first-order start: ``r_k`` is the share of the change that
     ``k`` first-order generators leave unexplained, counted by :func:`count_drop`. With one
     vector per pair, ``k`` stays below the rank of the samples, at which the first-order
@@ -601,7 +608,9 @@ def _first_order_count(x3, y3, space, init_fraction, room) -> Start:
     delta = (y3 - x3).flatten(1)
     n, c, d = x3.shape
     # with one vector per pair, k >= rank(data) first-order generators fit any change exactly
-    top = min(6, room, max(1, int(torch.linalg.matrix_rank(x3.reshape(-1, d))) - 1) if c == 1 else 6)
+    top = min(6, space.dim)
+    if c == 1:
+        top = min(top, max(1, int(torch.linalg.matrix_rank(x3.reshape(-1, d))) - 1))
     for k in range(1, top + 1):
         L = space.generators(space.project(_first_order_start(x3, y3, k, space, init_fraction)))
         t = _fit_t(L, x3, y3)
@@ -658,7 +667,7 @@ def _fit_pairs(x3, y3, k, t_known, method, structure, basis, epochs, inner_steps
         L = space.generators(space.project(_first_order_start(x3, y3, k, space, init_fraction)))
         t_fit = _fit_t(L, x3, y3)
     else:
-        L, t_fit, k, spectrum, residuals, chosen = _choose_start(x3, y3, k, space, basis, small, init_fraction,
+        L, t_fit, k, spectrum, residuals, chosen = _choose_start(x3, y3, k, space, small, init_fraction,
                                                                   seed, history, chunk)  # fmt: skip
         config.update(n_generators=k, start=chosen, count_rule=history.pop("count_rule", None))
 
@@ -741,7 +750,7 @@ def _exact(loss: float, x: Tensor, y: Tensor) -> bool:
     return loss <= 1e-10 * float((y - x).pow(2).mean())
 
 
-def _choose_start(x3, y3, k, space, basis, small, init_fraction, seed, history, chunk):
+def _choose_start(x3, y3, k, space, small, init_fraction, seed, history, chunk):
     """The ``exp`` fit's start with unknown ``t``: ``(L, t, k, spectrum, residuals, route)``.
 
     With ``k="auto"`` the count is the first one proposed by the group-element start, the
@@ -781,8 +790,7 @@ def _choose_start(x3, y3, k, space, basis, small, init_fraction, seed, history, 
     if counted:
         evidence = counted[0]
     else:
-        room = len(explicit) if explicit is not None else len(space.basis)
-        evidence = _first_order_count(x3, y3, space, init_fraction, room)
+        evidence = _first_order_count(x3, y3, space, init_fraction)
         if evidence.count < 1:
             raise ValueError(
                 "fit_pairs: n_generators='auto' found no clear number of generators in the pairs (first-order "
