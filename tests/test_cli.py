@@ -79,6 +79,11 @@ def test_help_shows_every_default_and_lconv_data(monkeypatch, capsys):
             for option, default in (("--dataset", "mnist"), ("--layers", "1"), ("--lr", "2e-3"), ("--seed", "0")):
                 line = next(line for line in lines if line.startswith(f"│ {option} "))
                 assert f"[default: {default}]" in line, line
+        if command == "train":
+            from lconv.nn import MODELS
+
+            model_help = next(line for line in lines if line.startswith("│ --model "))
+            assert all(name in model_help for name in MODELS), model_help
         if command in ("train", "repro"):
             assert "LCONV_DATA" in next(line for line in lines if line.startswith("│ --data-dir "))
 
