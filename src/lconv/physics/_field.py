@@ -197,7 +197,7 @@ def epsilon(layer, *, generators=None, rtol: float | None = None) -> Tensor:
 
     Raises:
         ValueError: when ``W0 eps_i = W_i`` has no solution (relative residual above
-        ``rtol``, default ``1e-8`` in float64 and ``1e-4`` otherwise).
+            ``rtol``, default ``1e-8`` in float64 and ``1e-4`` otherwise).
     """
     W0, W, _, _ = layer_parts(layer, generators, "epsilon")
     eps = torch.linalg.pinv(W0) @ W
@@ -228,7 +228,7 @@ def adjoint(generators: Tensor, g: Tensor, *, rtol: float | None = None) -> Tens
 
     Raises:
         ValueError: when ``g L_i g^{-1}`` leaves the span (``g`` is not in the group the
-        generators generate, or they do not close).
+            generators generate, or they do not close).
     """
     if not isinstance(generators, Tensor) or generators.dim() != 3 or generators.shape[-1] != generators.shape[-2]:
         raise ValueError(f"adjoint: generators must be (n, d, d), got {tuple(getattr(generators, 'shape', ()))}")
