@@ -396,11 +396,10 @@ def test_lconv_se2_options():
         build_model("lconv-se2", (1, 8, 8), 3, n_generators=8)
 
 
-# ----------------------------------------------------------------------------- the README section runs
-def test_readme_section_example_runs():
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = text.split("## Equivariance for non-abelian groups", 1)[1].split("\n## ", 1)[0]
-    block = re.findall(r"```python\n(.*?)```", section, flags=re.S)[0]
+# ----------------------------------------------------------------------------- the documented example runs
+def test_docs_equivariance_example_runs():
+    text = (Path(__file__).resolve().parents[1] / "docs" / "equivariance.md").read_text()
+    block = re.findall(r"```python\n(.*?)```", text, flags=re.S)[0]
     scope: dict = {}
     exec(block, scope)
     assert scope["logits"].shape == (4, 10)

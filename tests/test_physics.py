@@ -1,7 +1,5 @@
 import dataclasses
 import math
-import re
-from pathlib import Path
 
 import pytest
 import torch
@@ -431,12 +429,3 @@ def test_accepts_one_layer_stacks_and_raw_weights_alike():
     assert float(j_layer.current.abs().max()) > 1e-3  # a current to compare, not zeros
     for name in ("current", "divergence", "density", "el_term", "target_term"):
         assert torch.allclose(getattr(j_layer, name), getattr(j_raw, name), rtol=1e-12, atol=1e-12), name
-
-
-def test_readme_physics_example_runs():
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = text.split("## Physics", 1)[1].split("\n## ", 1)[0]
-    (block,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
-    scope: dict = {}
-    exec(block, scope)
-    assert scope["nc"].divergence.abs().max() < 1e-10
