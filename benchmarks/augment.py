@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import torch  # noqa: E402
 
 from lconv import analysis  # noqa: E402
-from lconv.algebra import block_space  # noqa: E402
+from lconv.algebra import SearchSpace  # noqa: E402
 from lconv.data import liegan_two_body_regression  # noqa: E402
 from lconv.discovery import fit_dataset  # noqa: E402
 
@@ -82,7 +82,7 @@ def main(argv=None) -> None:
     cosines = []
     for seed in seeds:
         data = liegan_two_body_regression(args.train, seed=seed)
-        found = fit_dataset(data.x, data.y, 1, basis=block_space(4, 2, dtype=torch.float64), seed=seed)
+        found = fit_dataset(data.x, data.y, n_generators=1, space=SearchSpace.blocks(8, 2), seed=seed)
         L = found.generators[0].double()
         cosines.append(analysis.cosine(L, data.truth[0]))
         for name, gen in (("none", None), ("discovered", L), ("true", data.truth[0])):

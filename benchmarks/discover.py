@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import torch  # noqa: E402
 
 from lconv import analysis  # noqa: E402
-from lconv.algebra import identify_algebra, matrix_algebra, vector_field_space  # noqa: E402
+from lconv.algebra import SearchSpace, identify_algebra, matrix_algebra  # noqa: E402
 from lconv.data import image_pairs, vector_pairs  # noqa: E402
-from lconv.discovery import fit_pairs  # noqa: E402
+from lconv.discovery import PairsOptions, fit_pairs  # noqa: E402
 
 TASKS = ("rotation", "so3", "sl2", "so13", "haar-so3", "haar-so3-cloud", "sl2-r3")
 
@@ -48,10 +48,10 @@ def problem(task: str, seed: int = 0):
     """``(x, y, truth, fit_pairs keywords)`` for a task."""
     if task == "rotation":  # the default of lconv discover
         p = image_pairs("rotation", n=2000, size=7, seed=seed)
-        return p.x, p.y, p.truth, dict(n_generators=1, basis=vector_field_space(p.grid))
+        return p.x, p.y, p.truth, dict(n_generators=1, space=SearchSpace.vector_field(p.grid))
     if task in ("so3", "sl2", "so13"):
         p = vector_pairs(task, n=2000, t_range=(0.0, torch.pi / 8), seed=seed)
-        space = dict(structure="antisymmetric") if task == "so3" else {}
+        space = dict(space="antisymmetric") if task == "so3" else {}
         return p.x, p.y, p.truth, dict(n_generators=len(p.truth), **space)
     if task == "sl2-r3":
         truth = adjoint(matrix_algebra("sl2", dtype=torch.float64))
@@ -79,7 +79,7 @@ def adjoint(basis: torch.Tensor) -> torch.Tensor:
 
 def timed(x, y, keywords, threads):
     start = time.perf_counter()
-    res = fit_pairs(x, y, threads=threads, **keywords)
+    res = fit_pairs(x, y, options=PairsOptions(threads=threads), **keywords)
     return time.perf_counter() - start, res
 
 
@@ -98,7 +98,7 @@ def main(argv=None) -> None:
         if t not in TASKS:
             parser.error(f"unknown task {t!r}; choose from {', '.join(TASKS)}")
     default_threads = torch.get_num_threads()
-    fit_pairs(*problem("so3")[:2], 3, epochs=1)  # warm-up: lazy imports, first calls
+    fit_pairs(*problem("so3")[:2], n_generators=3, options=PairsOptions(epochs=1))  # warm-up: lazy imports, first calls
     rows = []
     for task in tasks:
         x, y, truth, keywords = problem(task)

@@ -99,10 +99,10 @@ def test_bad_files_and_options_are_one_line_and_leave_nothing(tmp_path, capsys):
 
 
 def test_space_names():
-    assert parse_space(None, 4, None) == {"structure": "free"}
-    assert parse_space(None, 16, (4, 4)) == {"grid": (4, 4)}
-    blocks = parse_space("blocks:2", 8, None)["basis"]
-    kron = parse_space("kron:2", 8, None)["basis"]
+    assert parse_space(None, 4, None).kind == "full"
+    assert parse_space(None, 16, (4, 4)).name == "vector-field:4x4"
+    blocks = parse_space("blocks:2", 8, None).basis()
+    kron = parse_space("kron:2", 8, None).basis()
     assert blocks.shape == (16, 8, 8) and kron.shape == (4, 8, 8)
     with pytest.raises(ValueError, match="divides"):
         parse_space("blocks:3", 8, None)

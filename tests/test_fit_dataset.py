@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from lconv.algebra import (
+    SearchSpace,
     antisymmetric_space,
     block_space,
     exp,
@@ -26,7 +27,16 @@ from lconv.data.regression import (
     two_body_states,
     two_body_step,
 )
-from lconv.discovery import count_symmetries, fit_dataset, fit_model, fit_pairs, kernel_sample_cap, map_derivatives
+from lconv.discovery import (
+    DatasetOptions,
+    PairsOptions,
+    count_symmetries,
+    fit_dataset,
+    fit_model,
+    fit_pairs,
+    kernel_sample_cap,
+    map_derivatives,
+)
 from lconv.experiments.dataset import DATASET_EXPERIMENTS, DATASET_TASKS, LIEGAN_SPACE
 
 
@@ -71,7 +81,7 @@ def test_fit_pairs_searches_a_given_basis_with_hidden_parameters():
     x = torch.randn(40, 3, 4, generator=gen, dtype=torch.float64)
     t = torch.rand(40, 1, generator=gen, dtype=torch.float64) - 0.5
     y = torch.einsum("nab,ncb->nca", exp(truth[0], t[:, 0]), x)
-    res = fit_pairs(x, y, 1, basis=factorised_space(2, 2, dtype=torch.float64), epochs=3)
+    res = fit_pairs(x, y, space=SearchSpace.kron(2, 2), options=PairsOptions(epochs=3))
     assert cosine(res.generators[0], truth[0]) > 0.999
     inside = torch.linalg.lstsq(
         factorised_space(2, 2).reshape(4, -1).T.double(), res.generators[0].reshape(-1)
@@ -115,7 +125,7 @@ def test_o5_from_the_exact_map_in_the_full_and_the_antisymmetric_space():
     task = o5_regression(150)
     full = fit_dataset(task.x, task.y, model=task.f)
     assert full.n_symmetries == 10 and grassmann_distance(full.generators, task.truth) < 1e-6
-    compact = fit_dataset(task.x[:60], task.y[:60], model=task.f, structure="antisymmetric")
+    compact = fit_dataset(task.x[:60], task.y[:60], model=task.f, space="antisymmetric")
     assert compact.n_symmetries == 10 and grassmann_distance(compact.generators, task.truth) < 1e-6
     assert torch.allclose(compact.generators, -compact.generators.transpose(1, 2))
 
@@ -124,7 +134,7 @@ def test_given_gradients_give_the_same_answer_as_the_callable():
     task = lorentz_regression(120)
     x = task.x.clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(task.f(x).sum(), x)
-    res = fit_dataset(task.x, task.y, 6, jacobian=grad)
+    res = fit_dataset(task.x, task.y, n_generators=6, jacobian=grad)
     assert res.method == "given" and grassmann_distance(res.generators, task.truth) < 1e-6
 
 
@@ -134,7 +144,7 @@ def test_kepler_from_the_exact_map_finds_all_nine_symmetries_and_so8_singles_out
     assert full.n_symmetries == 9
     assert grassmann_distance(full.generators, kepler_symmetries()) < 1e-6
     assert align(full.generators, task.truth)[1][0] > 0.999999
-    compact = fit_dataset(task.x, task.y, model=task.f, structure="antisymmetric")
+    compact = fit_dataset(task.x, task.y, model=task.f, space="antisymmetric")
     assert compact.n_symmetries == 1 and cosine(compact.generators[0], task.truth[0]) > 0.999999
 
 
@@ -142,11 +152,13 @@ def test_kepler_from_the_exact_map_finds_all_nine_symmetries_and_so8_singles_out
 def test_kepler_in_the_shared_2x2_space_and_in_liegans_16_unknowns_from_samples_only():
     task = kepler_regression(400, dt=0.1)
     model = fit_model(task.x, task.y)
-    res = fit_dataset(task.x, task.y, 1, basis=factorised_space(), model=model)  # I_4 (x) A, 4 unknowns
+    res = fit_dataset(
+        task.x, task.y, n_generators=1, space=SearchSpace.kron(2, 4), model=model
+    )  # I_4 (x) A, 4 unknowns
     assert res.method == "kernel" and res.model_error == model.error < 0.3  # a model that predicts nothing: 1
     assert cosine(res.generators[0], task.truth[0]) >= 0.999  # LieGAN 0.9998, Augerino 0.67
     assert res.n_symmetries == 1 and float(res.residuals[0]) < 0.3 < float(res.singular_values[1])
-    blocks = fit_dataset(task.x, task.y, "auto", basis=block_space(), model=model)  # four independent blocks
+    blocks = fit_dataset(task.x, task.y, n_generators="auto", space="blocks:2", model=model)  # four independent blocks
     assert blocks.n_symmetries == 1 and blocks.n_trivial == 0 and blocks.data_rank == 8
     assert cosine(blocks.generators[0], task.truth[0]) >= 0.999
 
@@ -162,7 +174,7 @@ def test_kernel_model_leaves_out_a_few_corrupted_samples():
     model = fit_model(task.x, y)
     assert sorted(model.outliers.tolist()) == sorted(bad.tolist()) and "6 outlying samples" in model.description
     assert model.error < 0.3
-    res = fit_dataset(task.x, y, 1, basis=factorised_space(), model=model)
+    res = fit_dataset(task.x, y, n_generators=1, space="kron:2", model=model)
     assert cosine(res.generators[0], task.truth[0]) >= 0.999
     assert not len(fit_model(task.x, task.y).outliers)  # clean data: nothing left out
 
@@ -173,18 +185,18 @@ def test_memory_cap_subsamples_the_kernel_model_and_is_recorded():
     assert cap == 298 and kernel_sample_cap(4.0) > 8000
     model = fit_model(task.x, task.y, memory_gb=0.005)
     assert model.n_fit == cap and model.n_total == 400 and "memory cap of 0.005 GB" in model.description
-    res = fit_dataset(task.x, task.y, 1, basis=factorised_space(), memory_gb=0.005)
+    res = fit_dataset(task.x, task.y, n_generators=1, space="kron:2", options=DatasetOptions(memory_gb=0.005))
     assert res.config["memory_gb"] == 0.005 and res.config["model_samples"] == cap
     assert cosine(res.generators[0], task.truth[0]) >= 0.99
     with pytest.raises(ValueError, match="memory_gb must be a positive number"):
-        fit_dataset(task.x, task.y, memory_gb=0)
+        fit_dataset(task.x, task.y, options=DatasetOptions(memory_gb=0))
 
 
 def test_lorentz_from_a_few_hundred_samples():
     task = lorentz_regression(520, seed=1)
     model = fit_model(task.x, task.y)
     assert model.kind == "kernel" and model.error < 0.01
-    res = fit_dataset(task.x, task.y, 6, model=model)
+    res = fit_dataset(task.x, task.y, n_generators=6, model=model)
     assert res.method == "kernel" and res.n_symmetries == 6
     assert grassmann_distance(res.generators, task.truth) <= 0.05
 
@@ -193,7 +205,7 @@ def test_mlp_model_runs_and_reports_its_error():
     task = lorentz_regression(80)
     model = fit_model(task.x, task.y, "mlp", mlp_steps=30)
     assert model(task.x[:5]).shape == (5,) and math.isfinite(model.error)
-    res = fit_dataset(task.x, task.y, 2, model="mlp", mlp_steps=30)
+    res = fit_dataset(task.x, task.y, n_generators=2, model="mlp", options=DatasetOptions(mlp_steps=30))
     assert res.generators.shape == (2, 8, 8) and res.method == "mlp"
 
 
@@ -203,17 +215,20 @@ def test_a_model_no_better_than_an_affine_fit_counts_no_symmetry():
     task = c7_invariant_regression(600)
     for model in (fit_model(task.x, task.y, "mlp", mlp_steps=150), fit_model(task.x, task.y)):
         assert model.error > 0.8 * model.affine_error and model.affine_error > 0.05
-        res = fit_dataset(task.x, task.y, "auto", model=model)
+        res = fit_dataset(task.x, task.y, n_generators="auto", model=model)
         assert res.n_symmetries == 0 and res.generators.shape == (0, 3, 3)
         assert "affine fit" in res.count_reason and "would give 6" in res.count_reason
         assert count_symmetries(res.singular_values) == 6  # what the spectrum alone says
-    exact = fit_dataset(task.x, task.y, "auto", model=task.f)  # the map itself: the one true symmetry
+    exact = fit_dataset(task.x, task.y, n_generators="auto", model=task.f)  # the map itself: the one true symmetry
     assert exact.n_symmetries == 1 and cosine(exact.generators[0], task.truth[0]) > 0.999999
 
 
 def test_c7_map_has_the_generators_that_commute_with_it_and_no_others():
     task = c7_regression(200)
-    for res in (fit_dataset(task.x, task.y, "auto"), fit_dataset(task.x, task.y, "auto", model=task.f)):
+    for res in (
+        fit_dataset(task.x, task.y, n_generators="auto"),
+        fit_dataset(task.x, task.y, n_generators="auto", model=task.f),
+    ):
         assert res.n_symmetries == 3 and grassmann_distance(res.generators, task.truth) < 1e-6
     rot = task.f(torch.eye(3, dtype=torch.float64)).T
     assert all(torch.allclose(rot @ g, g @ rot, atol=1e-12) for g in task.truth)
@@ -221,14 +236,14 @@ def test_c7_map_has_the_generators_that_commute_with_it_and_no_others():
 
 def test_auto_returns_the_counted_generators_and_says_why():
     task = lorentz_regression(200)
-    res = fit_dataset(task.x, task.y, "auto", model=task.f)
+    res = fit_dataset(task.x, task.y, n_generators="auto", model=task.f)
     assert res.generators.shape == (6, 8, 8) and res.residuals.shape == (6,)
     assert res.count_reason.startswith("6: residuals") and "lie below the largest gap" in res.count_reason
     assert torch.equal(res.spectrum, res.singular_values)
-    ranked = fit_dataset(task.x, task.y, "all", model=task.f)
+    ranked = fit_dataset(task.x, task.y, n_generators="all", model=task.f)
     assert ranked.generators.shape == (64, 8, 8) and ranked.n_symmetries == 6
     with pytest.raises(ValueError, match="'auto', 'all' or None"):
-        fit_dataset(task.x, task.y, "some", model=task.f)
+        fit_dataset(task.x, task.y, n_generators="some", model=task.f)
 
 
 def test_count_symmetries_rule():
@@ -266,15 +281,17 @@ def test_generators_that_vanish_on_the_data_are_reported_apart():
     task = liegan_two_body_regression(144)  # three orbits (two would have a symmetry of their own)
     proj = data_projector(torch.cat([task.x, task.y]))
     val, jac = map_derivatives(task.f, task.x)  # the exact map, differentiated once
-    full = fit_dataset(task.x, val, "auto", jacobian=jac)
+    full = fit_dataset(task.x, val, n_generators="auto", jacobian=jac)
     assert full.data_rank == 4 and full.n_trivial == 32 and full.trivial.shape == (32, 8, 8)
     assert float((full.trivial.double() @ proj).abs().max()) < 1e-12  # L P = 0
     assert full.singular_values.shape == (32,) and full.n_symmetries == 1  # the quotient, without them
     assert cosine(full.on_data[0], restrict(task.truth, proj)[0]) > 1 - 1e-9
     assert float((full.generators[0].double() @ proj).norm()) > 0.99  # not a trivial one
-    compact = fit_dataset(task.x, val, "auto", jacobian=jac, structure="antisymmetric")
+    compact = fit_dataset(task.x, val, n_generators="auto", jacobian=jac, space="antisymmetric")
     assert compact.n_trivial == 6 and compact.n_symmetries == 1  # so(4) on the complement
-    ignored = fit_dataset(task.x, val, jacobian=jac, span_rtol=None)  # as before: trivial ones counted
+    ignored = fit_dataset(
+        task.x, val, jacobian=jac, options=DatasetOptions(span_rtol=None)
+    )  # as before: trivial ones counted
     assert ignored.n_trivial == 0 and ignored.n_symmetries == 33
 
 
@@ -283,7 +300,7 @@ def test_liegan_two_body_from_samples_in_its_space_and_in_the_shared_2x2_space()
     proj = data_projector(torch.cat([task.x, task.y]))
     model = fit_model(task.x, task.y)
     for basis in (block_space(), factorised_space()):
-        res = fit_dataset(task.x, task.y, "auto", basis=basis, model=model)
+        res = fit_dataset(task.x, task.y, n_generators="auto", space=basis, model=model)
         assert res.n_symmetries == 1 and res.n_trivial == 0
         assert cosine(res.on_data[0], restrict(task.truth, proj)[0]) >= 0.9999  # LieGAN 0.9998
         assert cosine(res.generators[0], task.truth[0]) >= 0.9999
@@ -308,7 +325,7 @@ def test_bad_input_is_named_in_one_line():
     with pytest.raises(ValueError, match=r"10 samples give 10 constraints for 16 unknowns; pass at least 16 samples"):
         fit_dataset(x[:10], x[:10, 0])
     with pytest.raises(ValueError, match=r"3 samples give 12 constraints for 16 unknowns; pass at least 4 samples"):
-        fit_dataset(x[:3], x[:3], span_rtol=None)
+        fit_dataset(x[:3], x[:3], options={"span_rtol": None})
     bad = x.clone()
     bad[3, 1] = math.nan
     with pytest.raises(ValueError, match="NaN or inf"):
@@ -319,12 +336,12 @@ def test_bad_input_is_named_in_one_line():
         fit_dataset(x, x[:, 0], jacobian=torch.zeros(50, 4, 4))
     with pytest.raises(ValueError, match="unknown model 'forest'"):
         fit_dataset(x, x[:, 0], model="forest")
-    with pytest.raises(ValueError, match=r"basis must be \(m, 4, 4\)"):
-        fit_dataset(x, x[:, 0], basis=torch.zeros(3, 5, 5))
+    with pytest.raises(ValueError, match=r"holds 5 x 5 generators, the data d = 4"):
+        fit_dataset(x, x[:, 0], space=torch.zeros(3, 5, 5))
     with pytest.raises(ValueError, match="n_generators=7 but the search space has dimension 6"):
-        fit_dataset(x, x[:, 0], 7, structure="antisymmetric", model=lambda v: v.pow(2).sum(-1))
+        fit_dataset(x, x[:, 0], n_generators=7, space="antisymmetric", model=lambda v: v.pow(2).sum(-1))
     with pytest.raises(ValueError, match="need floor >= 0"):
-        fit_dataset(x, x[:, 0], floor=-1.0)
+        fit_dataset(x, x[:, 0], options=DatasetOptions(floor=-1.0))
     with pytest.raises(ValueError, match="y is missing"):
         fit_dataset(x)
     with pytest.raises(ValueError, match="leaves every sample unchanged"):

@@ -9,7 +9,7 @@ import torch
 from lconv import analysis
 from lconv.algebra import exp, log, matrix_algebra
 from lconv.data import vector_pairs
-from lconv.discovery import count_symmetries, fit_pairs
+from lconv.discovery import PairsOptions, count_symmetries, fit_pairs
 from lconv.discovery._starts import count_drop
 
 SO3 = matrix_algebra("so3", dtype=torch.float64)
@@ -43,7 +43,7 @@ def test_haar_random_rotations_give_so3_with_the_count_found(points):
     y = torch.einsum("nij,ncj->nci", rot, x)
     if points == 1:
         x, y = x[:, 0], y[:, 0]
-    r = fit_pairs(x.float(), y.float(), "auto")
+    r = fit_pairs(x.float(), y.float(), n_generators="auto")
     assert len(r.generators) == 3
     assert analysis.grassmann_distance(r.generators, SO3) < 0.01
     assert r.config["start"] == ("invariants" if points == 1 else "group elements")
@@ -55,7 +55,7 @@ def test_two_vectors_rotated_together_are_one_so3_in_r6():
     rot = haar_rotations(200, seed=3)
     x = torch.randn(200, 2, 3, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
     y = torch.einsum("nij,ncj->nci", rot, x)
-    r = fit_pairs(x.reshape(200, 6), y.reshape(200, 6), "auto")
+    r = fit_pairs(x.reshape(200, 6), y.reshape(200, 6), n_generators="auto")
     truth = torch.stack([torch.block_diag(a, a) for a in SO3])
     assert len(r.generators) == 3
     assert analysis.grassmann_distance(r.generators, truth) < 0.01
@@ -66,14 +66,14 @@ def test_noise_keeps_the_count_and_the_span():
     gen = torch.Generator().manual_seed(6)
     x = torch.randn(300, 5, 3, generator=gen, dtype=torch.float64)
     y = torch.einsum("nij,ncj->nci", rot, x) + 0.01 * torch.randn(300, 5, 3, generator=gen, dtype=torch.float64)
-    r = fit_pairs(x, y, "auto")
+    r = fit_pairs(x, y, n_generators="auto")
     assert len(r.generators) == 3
     assert analysis.grassmann_distance(r.generators, SO3) < 0.01
 
 
 def test_exact_pairs_stop_at_their_start():
     p = vector_pairs("sl2", n=300, t_range=(0.0, math.pi / 8))
-    r = fit_pairs(p.x, p.y, 3)
+    r = fit_pairs(p.x, p.y, n_generators=3)
     assert analysis.grassmann_distance(r.generators, p.truth) < 1e-4
     assert len(r.history["loss"]) <= 1  # no rounds spent once the start is exact
 
@@ -84,7 +84,9 @@ def test_arrays_threads_and_the_result_as_augmentation():
     before = torch.get_num_threads()
     torch.set_num_threads(2)  # the suite runs on one thread (conftest.py): a count fit_pairs has to change and restore
     try:
-        r = fit_pairs(p.x.numpy(), p.y.numpy(), 3, structure="antisymmetric", progress=lambda *a: seen.append(1))
+        r = fit_pairs(
+            p.x.numpy(), p.y.numpy(), n_generators=3, space="antisymmetric", progress=lambda *a: seen.append(1)
+        )
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
@@ -101,12 +103,12 @@ def test_arrays_threads_and_the_result_as_augmentation():
 
 def test_space_names_are_those_of_the_command_line():
     x = torch.randn(20, 16)
-    with pytest.raises(ValueError, match="grid="):
-        fit_pairs(x, x, 1, structure="vector-field")
+    with pytest.raises(ValueError, match="vector-field:HxW"):
+        fit_pairs(x, x, space="vector-field")
     with pytest.raises(ValueError, match="choose one of"):
-        fit_pairs(x, x, 1, structure="vectorfield")
-    with pytest.raises(ValueError, match="16 pixels"):
-        fit_pairs(torch.randn(20, 9), torch.randn(20, 9), 1, grid=(4, 4))
+        fit_pairs(x, x, space="vectorfield")
+    with pytest.raises(ValueError, match="has 16 pixels, d = 9"):
+        fit_pairs(torch.randn(20, 9), torch.randn(20, 9), space="vector-field:4x4")
     with pytest.raises(TypeError, match="numbers"):
         fit_pairs(np.array([["a"] * 3] * 4), np.zeros((4, 3)))
 
@@ -114,7 +116,7 @@ def test_space_names_are_those_of_the_command_line():
 def test_a_space_that_cannot_hold_the_change_warns_instead_of_pretending():
     x = torch.randn(100, 3, generator=torch.Generator().manual_seed(0))
     with pytest.warns(RuntimeWarning, match="explain"):  # rotations cannot scale
-        fit_pairs(x, 3 * x, 1, structure="antisymmetric", epochs=3)
+        fit_pairs(x, 3 * x, space="antisymmetric", options=PairsOptions(epochs=3))
 
 
 def test_count_rules():
@@ -134,7 +136,7 @@ def test_samples_on_a_subspace_report_the_generators_that_vanish_there_apart():
     y = x.clone()
     y[:, 0] = angle.cos() * x[:, 0] - angle.sin() * x[:, 1]
     y[:, 1] = angle.sin() * x[:, 0] + angle.cos() * x[:, 1]
-    r = fit_pairs(x, y, 1)
+    r = fit_pairs(x, y)
     assert r.n_trivial == 3 and r.trivial.shape == (3, 3, 3)  # L P = 0: any last column
     proj = torch.diag(torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64))
     assert float((r.trivial @ proj).abs().max()) < 1e-12
@@ -145,6 +147,8 @@ def test_auto_on_images_counts_with_the_first_order_rule():
     from lconv.data import image_pairs
 
     p = image_pairs("translation", n=150, size=6, images="band-limited", transform="exact", t_range=(-0.5, 0.5))
-    r = fit_pairs(p.x, p.y, "auto", grid=(6, 6), epochs=2)  # d = 36: above SMALL_D, first-order start only
+    r = fit_pairs(
+        p.x, p.y, n_generators="auto", space="vector-field:6x6", options=PairsOptions(epochs=2)
+    )  # d = 36: above SMALL_D, first-order start only
     assert len(r.generators) == 2 and r.config["start"] == "first order"
     assert analysis.grassmann_distance(r.generators, p.truth) < 0.1

@@ -21,6 +21,8 @@ from ._lie import (
     structure_constants,
 )
 from ._spaces import (
+    SPACES,
+    SearchSpace,
     VectorFieldSpace,
     antisymmetric_space,
     block_space,
@@ -32,7 +34,9 @@ from ._spaces import (
 
 __all__ = [
     "FAMILIES",
+    "SPACES",
     "AlgebraInfo",
+    "SearchSpace",
     "StructureConstants",
     "VectorFieldSpace",
     "antisymmetric_space",

@@ -1,7 +1,19 @@
-r"""Search spaces for symmetry discovery: bases of subspaces of ``gl(d)``, each ``(m, d, d)``.
+r"""Search spaces for symmetry discovery: subspaces of ``gl(d)``.
 
-A discovery fit that takes ``basis=`` looks for generators ``L = sum_m c_m B_m`` only. The
-spaces here:
+:class:`SearchSpace` is the one type every discovery fit takes (``space=``): the fit looks
+for generators ``L = sum_m c_m B_m`` in it only. Its constructors, and the names
+:meth:`SearchSpace.parse` reads (``lconv discover --space``):
+
+* :meth:`SearchSpace.full` (``"full"``, also ``"free"``): all of ``gl(d)``;
+* :meth:`SearchSpace.antisymmetric` (``"antisymmetric"``): ``so(d)``;
+* :meth:`SearchSpace.span`: the span of given ``(m, d, d)`` matrices;
+* :meth:`SearchSpace.blocks` (``"blocks:B"``): independent ``B x B`` diagonal blocks;
+* :meth:`SearchSpace.kron` (``"kron:B"``): ``I (x) A``, one ``B x B`` matrix on each
+  ``B``-vector;
+* :meth:`SearchSpace.vector_field` (``"vector-field:HxW"``, or ``"vector-field"`` with the
+  grid given apart): flows on an image grid.
+
+The functions below return the same spaces as ``(m, d, d)`` tensors of basis matrices:
 
 * :func:`full_space`: all ``d x d`` matrices (``m = d^2``), the elementary matrices ``E_ij``;
 * :func:`antisymmetric_space`: ``so(d)`` (``m = d(d-1)/2``), ``(E_ij - E_ji)/sqrt(2)``
@@ -36,6 +48,10 @@ from torch import Tensor
 from ..grid import Grid
 from ._derivative import derivative
 from ._families import matrix_algebra
+
+#: The search spaces by name, as ``space="..."`` and ``lconv discover --space`` take them;
+#: ``B`` is a block size that divides ``d``, ``HxW`` an image grid.
+SPACES = ("full", "antisymmetric", "blocks:B", "kron:B", "vector-field")
 
 
 def _dim(d, where: str) -> int:
@@ -114,7 +130,219 @@ def block_space(blocks: int = 4, size: int = 2, *, dtype: torch.dtype | None = N
     return out.to(dtype or torch.get_default_dtype())
 
 
-class VectorFieldSpace:
+class SearchSpace:
+    r"""A subspace of ``gl(d)`` in which a discovery fit looks for its generators.
+
+    Every fit (:func:`~lconv.discovery.fit_pairs`, :func:`~lconv.discovery.fit_dataset`,
+    :func:`~lconv.discovery.fit_recursive`) takes one as ``space=``, or its name
+    (:meth:`parse`), or ``(m, d, d)`` matrices (:meth:`span`). Build one with
+    :meth:`full`, :meth:`antisymmetric`, :meth:`span`, :meth:`blocks`, :meth:`kron` or
+    :meth:`vector_field`.
+
+    The fits map free parameters to generators with :meth:`generators` and back with
+    :meth:`project` (least squares); :meth:`basis` forms the ``(dim, d, d)`` basis
+    matrices, for the fits that need them (small ``d``).
+
+    Attributes:
+        kind: ``"full"``, ``"antisymmetric"``, ``"span"``, ``"blocks"``, ``"kron"`` or
+            ``"vector-field"``.
+        d: the generators are ``d x d``.
+        dim: the dimension of the space: the most generators it can hold.
+        name: how a run's ``config`` records it (its :meth:`parse` name where it has one).
+        orthonormal: whether :meth:`basis` is orthonormal in the Frobenius inner product.
+    """
+
+    def __init__(self, kind: str, d: int, *, matrices: Tensor | None = None, name: str | None = None,
+                 orthonormal: bool = False):  # fmt: skip
+        self.kind, self.d = kind, _dim(d, "SearchSpace")
+        self._matrices = matrices
+        self.orthonormal = orthonormal
+        if matrices is not None:
+            self.dim = len(matrices)
+        elif kind == "full":
+            self.dim, self.orthonormal = d * d, True
+        elif kind == "antisymmetric":
+            self.dim, self.orthonormal = d * (d - 1) // 2, True
+        else:
+            raise ValueError(f"SearchSpace: the {kind!r} space needs its basis matrices")
+        self.name = name or kind
+
+    # ---------------------------------------------------------------- constructors
+    @classmethod
+    def full(cls, d: int) -> SearchSpace:
+        """All ``d x d`` matrices, ``gl(d)`` (``dim = d^2``)."""
+        return cls("full", _dim(d, "SearchSpace.full"))
+
+    @classmethod
+    def antisymmetric(cls, d: int) -> SearchSpace:
+        """The antisymmetric matrices, ``so(d)`` (``dim = d(d-1)/2``): a compact group acting orthogonally."""
+        d = _dim(d, "SearchSpace.antisymmetric")
+        if d < 2:
+            raise ValueError("SearchSpace.antisymmetric: needs d >= 2 (so(1) is zero)")
+        return cls("antisymmetric", d)
+
+    @classmethod
+    def span(cls, basis, *, name: str | None = None) -> SearchSpace:
+        """The span of ``basis`` ``(m, d, d)`` (a tensor or an array; need not be orthonormal)."""
+        b = torch.as_tensor(basis)
+        if not b.is_floating_point():
+            b = b.double()
+        if b.dim() != 3 or b.shape[1] != b.shape[2] or len(b) == 0:
+            raise ValueError(f"SearchSpace.span: basis must be (m, d, d) square matrices, got {tuple(b.shape)}")
+        if not torch.isfinite(b).all():
+            raise ValueError("SearchSpace.span: basis contains NaN or inf")
+        return cls("span", b.shape[-1], matrices=b, name=name or f"span({len(b)})")
+
+    @classmethod
+    def blocks(cls, d: int, size: int) -> SearchSpace:
+        """Block-diagonal ``d x d`` matrices with ``d / size`` independent ``size x size`` blocks (:func:`block_space`)."""
+        d, size = _dim(d, "SearchSpace.blocks"), _dim(size, "SearchSpace.blocks")
+        if d % size:
+            raise ValueError(f"SearchSpace.blocks: give a block size that divides d = {d}, got {size}")
+        return cls("blocks", d, matrices=block_space(d // size, size, dtype=torch.float64), name=f"blocks:{size}",
+                   orthonormal=True)  # fmt: skip
+
+    @classmethod
+    def kron(cls, block: int | str | Tensor, copies: int) -> SearchSpace:
+        """``I_copies (x) A``: one action ``A`` on each of ``copies`` consecutive vectors (:func:`kron_space`).
+
+        ``block``: an int ``k`` (``A`` any ``k x k`` matrix, :func:`factorised_space`), a name
+        of :func:`~lconv.algebra.matrix_algebra` (e.g. ``"so13"``) or ``(m, k, k)`` matrices.
+        """
+        if isinstance(block, int) and not isinstance(block, bool):
+            b = _dim(block, "SearchSpace.kron")
+            return cls("kron", b * _dim(copies, "SearchSpace.kron"), matrices=factorised_space(copies, b, dtype=torch.float64),
+                       name=f"kron:{b}")  # fmt: skip
+        mats = kron_space(block, copies, dtype=torch.float64)
+        label = block if isinstance(block, str) else f"{len(mats)} matrices"
+        return cls("kron", mats.shape[-1], matrices=mats, name=f"kron({label}, {copies})")
+
+    @staticmethod
+    def vector_field(grid, *, method: str = "swi", smoothness: float = 0.1) -> VectorFieldSpace:
+        """Flows on an image grid (a :class:`~lconv.Grid` or its shape): :class:`VectorFieldSpace`."""
+        if not isinstance(grid, Grid):
+            grid = Grid(tuple(grid) if isinstance(grid, (tuple, list)) else grid)
+        return VectorFieldSpace(grid, method=method, smoothness=smoothness)
+
+    @classmethod
+    def parse(cls, text: str, d: int, *, grid=None) -> SearchSpace:
+        """The space named ``text`` (:data:`SPACES`) for ``d x d`` generators.
+
+        ``"full"`` (or ``"free"``), ``"antisymmetric"``, ``"blocks:B"``, ``"kron:B"``,
+        ``"vector-field:HxW"``, or ``"vector-field"`` on ``grid`` (a :class:`~lconv.Grid`
+        or its shape).
+        """
+        if not is_space_name(text):
+            raise ValueError(f"unknown search space {text!r}; choose one of {', '.join(SPACES)}")
+        kind, _, arg = text.partition(":")
+        if kind in ("full", "free"):
+            return cls.full(d)
+        if kind == "antisymmetric":
+            return cls.antisymmetric(d)
+        if kind == "vector-field":
+            if arg:
+                grid = tuple(int(v) for v in arg.split("x"))
+            if grid is None:
+                raise ValueError(
+                    "search space 'vector-field' needs the image grid: pass space='vector-field:HxW' or "
+                    "SearchSpace.vector_field((H, W))"
+                )
+            space = cls.vector_field(grid)
+            if space.d != d:
+                raise ValueError(f"search space {text!r}: grid {tuple(space.grid.shape)} has {space.d} pixels, d = {d}")
+            return space
+        b = int(arg)
+        if b < 1 or d % b:
+            raise ValueError(f"search space {text!r}: give a block size that divides d = {d}, e.g. {kind}:2")
+        return cls.blocks(d, b) if kind == "blocks" else cls.kron(b, d // b)
+
+    @classmethod
+    def resolve(cls, space, d: int, *, where: str = "SearchSpace") -> SearchSpace:
+        """What the fits' ``space=`` holds, as a space of ``d x d`` generators.
+
+        A :class:`SearchSpace`, a name (:meth:`parse`), ``(m, d, d)`` matrices (:meth:`span`),
+        or None (all of ``gl(d)``).
+        """
+        if space is None:
+            return cls.full(d)
+        if isinstance(space, str):
+            try:
+                return cls.parse(space, d)
+            except ValueError as exc:
+                raise ValueError(f"{where}: {exc}") from None
+        if not isinstance(space, SearchSpace):
+            if not hasattr(space, "shape"):
+                raise TypeError(
+                    f"{where}: space must be a SearchSpace, a name ({', '.join(SPACES)}) or (m, d, d) matrices, "
+                    f"got {type(space).__name__}"
+                )
+            space = cls.span(space)
+        if space.d != d:
+            where_d = f"on {space.grid!r} " if isinstance(space, VectorFieldSpace) else ""
+            raise ValueError(
+                f"{where}: the search space {where_d}holds {space.d} x {space.d} generators, the data d = {d}"
+            )
+        return space
+
+    # ---------------------------------------------------------------- use
+    def __len__(self) -> int:
+        return self.dim
+
+    def basis(self, dtype: torch.dtype | None = None, device=None) -> Tensor:
+        """The ``(dim, d, d)`` basis matrices (orthonormal where :attr:`orthonormal`)."""
+        dtype = dtype or (self._matrices.dtype if self._matrices is not None else torch.get_default_dtype())
+        if self.kind == "full":
+            out = full_space(self.d, dtype=dtype)
+        elif self.kind == "antisymmetric":
+            out = antisymmetric_space(self.d, dtype=dtype)
+        else:
+            out = self._matrices.to(dtype)
+        return out.to(device) if device is not None else out
+
+    def to(self, device=None, dtype=None) -> SearchSpace:
+        """The same space with its basis on ``device`` in ``dtype``."""
+        out = object.__new__(type(self))
+        out.__dict__.update(self.__dict__)
+        if self._matrices is not None:
+            out._matrices = self._matrices.to(device=device, dtype=dtype)
+        return out
+
+    def generators(self, params: Tensor) -> Tensor:
+        """Parameters (as :meth:`project` returns them) -> ``(k, d, d)`` generators."""
+        if self.kind == "full":
+            return params
+        if self.kind == "antisymmetric":
+            return params - params.transpose(1, 2)
+        return torch.einsum("km,mij->kij", params, self._matrices.to(params))
+
+    def project(self, L: Tensor) -> Tensor:
+        """Least-squares parameters of the generators of the space closest to ``L`` ``(k, d, d)``."""
+        if self.kind == "full":
+            return L.clone()
+        if self.kind == "antisymmetric":
+            return (L - L.transpose(1, 2)) / 4  # p - p^T = (L - L^T)/2
+        b = self._matrices.to(L).reshape(self.dim, -1)
+        return torch.linalg.lstsq(b.T, L.reshape(len(L), -1).T).solution.T
+
+    def __repr__(self) -> str:
+        return f"SearchSpace({self.name!r}, d={self.d}, dim={self.dim})"
+
+
+def is_space_name(text) -> bool:
+    """Whether ``text`` names a search space (:data:`SPACES`), before ``d`` is known."""
+    if not isinstance(text, str):
+        return False
+    kind, sep, arg = text.partition(":")
+    if kind in ("full", "free", "antisymmetric"):
+        return not sep
+    if kind in ("blocks", "kron"):
+        return arg.isdigit()
+    if kind == "vector-field":
+        return not sep or all(v.isdigit() for v in arg.split("x"))
+    return False
+
+
+class VectorFieldSpace(SearchSpace):
     r"""Generators of flows on a grid: ``L = sum_alpha diag(v^alpha) D_alpha``, parameters ``v`` ``(ndim, d)``.
 
     A vector field ``v`` moves the content of an image along its flow; on the grid its
@@ -146,11 +374,9 @@ class VectorFieldSpace:
             raise ValueError(f"VectorFieldSpace: smoothness must be a number >= 0, got {smoothness!r}")
         self.grid, self.method, self.smoothness = grid, method, float(smoothness)
         self.derivatives = torch.stack([derivative(grid, a, method=method, dtype=dtype) for a in range(grid.ndim)])
-        self.d = grid.size
+        self.kind, self.d, self._matrices, self.orthonormal = "vector-field", grid.size, None, False
         self.dim = grid.ndim * grid.size
-
-    def __len__(self) -> int:
-        return self.dim
+        self.name = "vector-field:" + "x".join(str(s) for s in grid.shape)
 
     def to(self, device=None, dtype=None) -> VectorFieldSpace:
         """The same space with its derivative matrices on ``device`` in ``dtype``."""
@@ -220,9 +446,9 @@ class VectorFieldSpace:
         u = torch.linalg.solve(weight + scale * curvature, weight @ v.T).T
         return self.generators(u).to(L)
 
-    def basis(self) -> Tensor:
+    def basis(self, dtype: torch.dtype | None = None, device=None) -> Tensor:
         """The ``(ndim d, d, d)`` basis matrices ``E_pp D_alpha``, for small grids and :func:`fit_dataset`."""
-        eye = torch.eye(self.dim, dtype=self.derivatives.dtype)
+        eye = torch.eye(self.dim, dtype=dtype or self.derivatives.dtype, device=device or self.derivatives.device)
         return self.generators(eye)
 
     def __repr__(self) -> str:
@@ -232,5 +458,5 @@ class VectorFieldSpace:
 def vector_field_space(
     grid: Grid, *, method: str = "swi", smoothness: float = 0.1, dtype: torch.dtype | None = None
 ) -> VectorFieldSpace:
-    """The generators of flows on ``grid`` (:class:`VectorFieldSpace`), for ``fit_pairs(..., basis=...)``."""
+    """The generators of flows on ``grid`` (:class:`VectorFieldSpace`), for ``fit_pairs(..., space=...)``."""
     return VectorFieldSpace(grid, method=method, smoothness=smoothness, dtype=dtype)

@@ -40,6 +40,7 @@ on the data's span are reported apart; a model no better than an affine fit coun
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -48,59 +49,15 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..algebra import antisymmetric_space
-from ._pairs import STRUCTURES, DiscoveryResult
+from ..algebra._spaces import SearchSpace
+from ._result import DiscoveryResult, check_count, legacy_keywords, legacy_positional, legacy_space
 from ._starts import _count, _quotient, data_span
 
 MODELS = ("kernel", "mlp")
 
 
-@dataclass
-class DatasetResult(DiscoveryResult):
-    """What :func:`fit_dataset` found. Inherits ``generators``, ``history``, ``method``, ``config``.
-
-    Attributes:
-        generators: ``(k, d, d)``, unit Frobenius norm, the ``k`` least-violated
-            generators of the search space, best first (none of them trivial: see
-            ``trivial``).
-        t: empty ``(N, 0)``: one dataset has no pair coefficients.
-        residuals: ``(k,)`` normalised violation of each generator (module docstring):
-            0 for an exact symmetry, about 1 for a random generator; measured per unit
-            ``|L P|_F`` when the data span a subspace (projector ``P``).
-        singular_values: ``(m - n_trivial,)`` the whole spectrum, ascending, on the same
-            scale (``residuals == singular_values[:k]``); ``spectrum`` is the same tensor.
-        n_symmetries: how many generators the spectrum singles out as symmetries (rule in
-            :func:`count_symmetries`; none when the fitted model is no better than an
-            affine fit, see :func:`fit_dataset`).
-        count_reason: why ``n_symmetries`` is what it is, in words: the gap and the
-            residuals on either side of it, or why nothing was counted.
-        coefficients: ``(k, m)`` of the generators over the orthonormalised basis.
-        model_error: relative held-out error of the fitted model (leave-one-out for
-            ``"kernel"``, a 10% split for ``"mlp"``), or None when no model was fitted.
-        trivial: ``(n_trivial, d, d)`` orthonormal basis of the generators of the search
-            space that vanish on the data's span (``L P = 0``): they meet every constraint
-            whatever the map, so they are reported apart and never counted.
-        n_trivial: their number (0 when the data span ``R^d``).
-        on_data: ``(k, d, d)`` each generator restricted to the data's span, ``L P``, unit
-            Frobenius norm: the part of it the data determine (equal to ``generators``
-            when the data span ``R^d``).
-        data_rank: dimension of the data's span (``d`` when they span ``R^d``).
-    """
-
-    residuals: Tensor | None = None
-    singular_values: Tensor | None = None
-    n_symmetries: int = 0
-    count_reason: str = ""
-    coefficients: Tensor | None = None
-    model_error: float | None = None
-    trivial: Tensor | None = None
-    n_trivial: int = 0
-    on_data: Tensor | None = None
-    data_rank: int | None = None
-
-
 # ------------------------------------------------------------------------------ checks
-def _check(x, y, k, basis, structure, model, jacobian, where="fit_dataset"):
+def _check(x, y, k, model, jacobian, where="fit_dataset"):
     if not isinstance(x, Tensor) or not x.is_floating_point():
         raise TypeError(f"{where}: x must be a floating-point torch.Tensor (N, d), got {type(x).__name__}")
     if x.dim() != 2:
@@ -128,16 +85,8 @@ def _check(x, y, k, basis, structure, model, jacobian, where="fit_dataset"):
         )
     if not (torch.isfinite(x).all() and torch.isfinite(y).all()):
         raise ValueError(f"{where}: x or y contains NaN or inf; drop or repair those samples first")
-    if structure not in STRUCTURES:
-        raise ValueError(f"{where}: unknown structure {structure!r}; choose one of {STRUCTURES}")
     if not callable(model) and model not in MODELS:
         raise ValueError(f"{where}: unknown model {model!r}; choose one of {MODELS} or pass a callable")
-    if basis is not None:
-        basis = torch.as_tensor(basis)
-        if basis.dim() != 3 or basis.shape[1:] != (d, d):
-            raise ValueError(f"{where}: basis must be (m, {d}, {d}), got {tuple(basis.shape)}")
-        if not torch.isfinite(basis).all():
-            raise ValueError(f"{where}: basis contains NaN or inf")
     if jacobian is not None:
         jacobian = torch.as_tensor(jacobian)
         want = (n, d) if kind == "invariant" else (n, d, d)
@@ -145,9 +94,8 @@ def _check(x, y, k, basis, structure, model, jacobian, where="fit_dataset"):
             raise ValueError(f"{where}: jacobian must be {want} for this y, got {tuple(jacobian.shape)}")
         if not torch.isfinite(jacobian).all():
             raise ValueError(f"{where}: jacobian contains NaN or inf")
-    if k is not None and k not in ("auto", "all") and (not isinstance(k, int) or isinstance(k, bool) or k < 1):
-        raise ValueError(f"{where}: n_generators must be a positive int, 'auto', 'all' or None, got {k!r}")
-    return y, kind, basis, jacobian
+    check_count(k, where, extra=("all", None))
+    return y, kind, jacobian
 
 
 def _orthonormal(basis: Tensor, where: str) -> Tensor:
@@ -447,7 +395,7 @@ def fit_model(
         raise ValueError(f"fit_model: unknown model {model!r}; choose one of {MODELS}")
     if not (isinstance(memory_gb, (int, float)) and memory_gb > 0):
         raise ValueError(f"fit_model: memory_gb must be a positive number of gigabytes, got {memory_gb!r}")
-    y, kind, _, _ = _check(x, y, None, None, "free", model, None, where="fit_model")
+    y, kind, _ = _check(x, y, None, model, None, where="fit_model")
     n, d = x.shape
     if n < d + 2:
         raise ValueError(f"fit_model: fitting a model needs at least d + 2 = {d + 2} samples, got {n}")
@@ -535,25 +483,47 @@ def _chunks(n: int, size: int):
 
 
 # ------------------------------------------------------------------------------ entry point
+@dataclass
+class DatasetOptions:
+    """Options of :func:`fit_dataset` (``options=``).
+
+    Attributes:
+        floor: the weight of sample ``n`` is ``1 / sqrt(|M_n|^2 / m + (floor * median)^2)``.
+        gap_ratio, max_residual: the rule that counts symmetries (:func:`count_symmetries`).
+        max_model_samples, mlp_steps: passed to :func:`fit_model` (the constraints use
+            all samples).
+        memory_gb: memory cap in gigabytes for the whole call: the kernel model's subset
+            (:func:`fit_model`), the batches in which the model is differentiated and the
+            constraints stacked. ``config`` records it and the samples the model used.
+        span_rtol: directions of the data whose second moment is below this fraction of
+            the largest are outside their span (:func:`data_span`); None treats the data as
+            spanning ``R^d``.
+        chunk: at most this many samples per batch when stacking the constraints.
+    """
+
+    floor: float = 0.1
+    gap_ratio: float = 3.0
+    max_residual: float = 0.3
+    max_model_samples: int = 3000
+    mlp_steps: int = 20000
+    memory_gb: float = 4.0
+    span_rtol: float | None = 1e-10
+    chunk: int = 1024
+
+
 def fit_dataset(
     x: Tensor,
     y: Tensor | None = None,
+    *legacy,
+    space: SearchSpace | str | Tensor | None = None,
     n_generators: int | str | None = None,
-    *,
-    basis: Tensor | None = None,
-    structure: str = "free",
     model: str | Callable[[Tensor], Tensor] = "kernel",
     jacobian: Tensor | None = None,
-    floor: float = 0.1,
-    gap_ratio: float = 3.0,
-    max_residual: float = 0.3,
-    max_model_samples: int = 3000,
-    mlp_steps: int = 20000,
-    memory_gb: float = 4.0,
-    span_rtol: float | None = 1e-10,
-    chunk: int = 1024,
     seed: int = 0,
-) -> DatasetResult:
+    device: str | torch.device | None = None,
+    options: DatasetOptions | dict | None = None,
+    **old,
+) -> DiscoveryResult:
     r"""The generators under which the map ``x -> y`` is invariant or equivariant, from samples alone.
 
     Condition (module docstring), linear in ``L``:
@@ -588,16 +558,17 @@ def fit_dataset(
         x: ``(N, d)`` inputs.
         y: ``(N,)`` invariant scalars, or ``(N, d)`` vectors moved by the same action as
             ``x``; may be None when ``model`` is the map itself.
+        space: the search space: a :class:`~lconv.algebra.SearchSpace` (e.g.
+            ``SearchSpace.blocks(8, 2)``, ``SearchSpace.kron(2, 4)``, or on a small image
+            grid ``SearchSpace.vector_field(grid)``), its name (``"full"``,
+            ``"antisymmetric"``, ``"blocks:B"``, ``"kron:B"``, ``"vector-field:HxW"``), or
+            ``(m, d, d)`` matrices whose span it is; orthonormalised internally. Default: all
+            of ``gl(d)``.
         n_generators: ``k``, how many generators to return (best first); ``"auto"``
             returns exactly ``n_symmetries`` (possibly none), the number the spectrum
             singles out (rule under **Counting**, evidence in ``singular_values`` and
             ``count_reason``); ``"all"`` every non-trivial generator of the space, ranked;
             None returns ``max(1, n_symmetries)``.
-        basis: ``(m, d, d)`` search space (e.g. :func:`lconv.algebra.block_space`,
-            :func:`lconv.algebra.factorised_space`); orthonormalised internally. Default:
-            by ``structure``.
-        structure: ``"free"`` (all of ``gl(d)``, ``m = d^2``) or ``"antisymmetric"``
-            (``so(d)``), used when ``basis`` is None.
         model: where ``F`` and its derivatives come from: ``"kernel"`` (default) or
             ``"mlp"``, fitted to ``(x, y)`` by :func:`fit_model`; or a callable
             ``(B, d) -> (B,)`` or ``(B, d)`` (samples independent), differentiated by
@@ -605,29 +576,40 @@ def fit_dataset(
             reused for several search spaces.
         jacobian: derivatives that come with the data, ``(N, d)`` (gradients of scalar
             ``y``) or ``(N, d, d)``; then ``y`` itself is used as ``F(x)`` and no model is fitted.
-        floor: the weight of sample ``n`` is ``1 / sqrt(|M_n|^2 / m + (floor * median)^2)``.
-        gap_ratio, max_residual: the rule that counts symmetries (:func:`count_symmetries`).
-        max_model_samples, mlp_steps: passed to :func:`fit_model` (the constraints use
-            all samples).
-        memory_gb: memory cap in gigabytes for the whole call: the kernel model's subset
-            (:func:`fit_model`), the batches in which the model is differentiated and the
-            constraints stacked. ``config`` records it and the samples the model used.
-        span_rtol: directions of the data whose second moment is below this fraction of
-            the largest are outside their span (:func:`data_span`); None treats the data as
-            spanning ``R^d``.
-        chunk: at most this many samples per batch when stacking the constraints.
         seed: seeds the subset and the ``"mlp"`` model.
+        device: where to compute (default: where ``x`` is); the result comes back to ``x``'s device.
+        options: :class:`DatasetOptions` (or a dict of its fields): sample weights,
+            counting rule, model size, memory cap, span tolerance.
 
     Returns:
-        :class:`DatasetResult`: ``generators (k, d, d)``, ``residuals (k,)``,
-        ``singular_values (m - n_trivial,)``, ``n_symmetries`` and ``count_reason``,
-        ``trivial``, ``on_data``, ``data_rank``.
+        :class:`DiscoveryResult` on ``x``'s device in its dtype: ``generators (k, d, d)``,
+        ``residuals (k,)``, ``singular_values (m - n_trivial,)`` (also ``spectrum``),
+        ``n_symmetries`` and ``count_reason``, ``coefficients``, ``model_error``,
+        ``trivial``, ``on_data``, ``data_rank``; ``t`` is None.
 
     Shapes:
         ``x (N, d)``, ``y (N,)`` or ``(N, d)``; constraints ``N`` (invariant) or ``N d``
         (equivariant) rows by ``m`` unknowns, which must be at least ``m``.
+
+    Warns:
+        ``DeprecationWarning`` for the calls before ``space=`` and ``options=``:
+        ``n_generators`` by position, ``structure=``, ``basis=``, or an option passed flat
+        (``memory_gb=1``). The old names ``n``, ``num_generators`` and ``k`` raise ``TypeError``.
     """
-    y, kind, basis, jacobian = _check(x, y, n_generators, basis, structure, model, jacobian)
+    opts, spaces = legacy_keywords("fit_dataset", old, options, DatasetOptions, space_keys=("structure", "basis"))
+    pos = legacy_positional("fit_dataset", legacy, ("n_generators",), dict(n_generators=n_generators))
+    n_generators = pos.get("n_generators", n_generators)
+    space = legacy_space("fit_dataset", spaces, space)
+    out_device = x.device if isinstance(x, Tensor) else torch.device("cpu")
+    if device is not None and isinstance(x, Tensor):
+        dev = torch.device(device)
+        x = x.to(dev)
+        y = y.to(dev) if isinstance(y, Tensor) else y
+        jacobian = jacobian.to(dev) if isinstance(jacobian, Tensor) else jacobian
+    y, kind, jacobian = _check(x, y, n_generators, model, jacobian)
+    space = SearchSpace.resolve(space, x.shape[1], where="fit_dataset")
+    floor, gap_ratio, max_residual, memory_gb = opts.floor, opts.gap_ratio, opts.max_residual, opts.memory_gb
+    span_rtol, chunk = opts.span_rtol, opts.chunk
     if not (floor >= 0 and gap_ratio >= 1 and max_residual > 0):
         raise ValueError(
             f"fit_dataset: need floor >= 0, gap_ratio >= 1 and max_residual > 0, "
@@ -638,19 +620,15 @@ def fit_dataset(
     start = time.perf_counter()
     n, d = x.shape
     xd = x.detach().double()
-    m_space = d * d if basis is None and structure != "antisymmetric" else None
-    if m_space is not None and 2 * m_space * d * d * 8 > memory_gb * 1e9:
+    m_space = space.dim
+    if 2 * m_space * d * d * 8 > memory_gb * 1e9:
         raise ValueError(
-            f"fit_dataset: the full space gl({d}) needs {2 * m_space * d * d * 8 / 1e9:.1f} GB for its basis, "
-            f"more than memory_gb={memory_gb:g}; pass a smaller search space (basis=) or raise memory_gb"
+            f"fit_dataset: the search space {space.name} (dimension {m_space}) needs "
+            f"{2 * m_space * d * d * 8 / 1e9:.1f} GB for its basis, more than memory_gb={memory_gb:g}; "
+            "pass a smaller search space (space=) or raise options.memory_gb"
         )
-    if basis is not None:
-        q = _orthonormal(basis, "fit_dataset")
-    elif structure == "antisymmetric":
-        q = antisymmetric_space(d, dtype=torch.float64)
-    else:
-        q = torch.eye(d * d, dtype=torch.float64).reshape(d * d, d, d)  # all of gl(d): the elementary matrices
-    q = q.to(xd.device)
+    basis = space.basis(torch.float64, xd.device)
+    q = basis if space.orthonormal else _orthonormal(basis, "fit_dataset")
     m_full = len(q)
 
     # ---- the data's span: generators that vanish on it are trivial, the search runs in the quotient
@@ -673,7 +651,7 @@ def fit_dataset(
         need = m if kind == "invariant" else math.ceil(m / d)
         raise ValueError(
             f"fit_dataset: {n} samples give {rows} constraints for {m} unknowns; "
-            f"pass at least {need} samples or a smaller search space (basis=)"
+            f"pass at least {need} samples or a smaller search space (space=)"
         )
     if isinstance(n_generators, int) and n_generators > m:
         extra = f" (of its {m_full}, {len(trivial)} vanish on the data's span)" if len(trivial) else ""
@@ -693,8 +671,8 @@ def fit_dataset(
             fitted = model
             method = model.kind if isinstance(model, FittedModel) else "callable"
         else:
-            fitted = fit_model(x, y, model, max_samples=max_model_samples, mlp_steps=mlp_steps, memory_gb=memory_gb,
-                               seed=seed)  # fmt: skip
+            fitted = fit_model(x, y, model, max_samples=opts.max_model_samples, mlp_steps=opts.mlp_steps,
+                               memory_gb=memory_gb, seed=seed)  # fmt: skip
             method = model
         per_chunk = fitted.rows_per_chunk(memory_gb) if isinstance(fitted, FittedModel) else chunk
         val, jac = map_derivatives(fitted, xd, chunk=per_chunk)
@@ -718,7 +696,7 @@ def fit_dataset(
             f"none counted: the {fitted.kind} model's held-out error {fitted.error:.3g} is not clearly below the "
             f"affine fit's {gate:.3g} (needs <= {AFFINE_GAIN:g}x): it has learned little beyond the affine part of "
             f"the map, so its near-symmetries are largely those of that affine map, not evidence about the data. "
-            f"A better model (more samples, mlp_steps, model='kernel') may tell. The spectrum alone would give {would}"
+            f"A better model (more samples, options.mlp_steps, model='kernel') may tell. The spectrum alone would give {would}"
         )
     k = {"auto": n_sym, "all": m, None: max(1, n_sym)}.get(n_generators, n_generators)
     coef = vh[:k].clone()
@@ -733,16 +711,14 @@ def fit_dataset(
         coef_q = coef @ to_q.T  # over the orthonormal basis q
         coef_q = coef_q / coef_q.norm(dim=1, keepdim=True).clamp_min(1e-300)
         gens = torch.einsum("km,mij->kij", coef_q, q)
-    config = dict(n_generators=n_generators, kind=kind, model=method, structure=structure,
-                  basis=None if basis is None else len(basis), floor=floor, gap_ratio=gap_ratio,
-                  max_residual=max_residual, max_model_samples=max_model_samples, memory_gb=memory_gb,
-                  model_samples=getattr(fitted, "n_fit", None), model_outliers=len(getattr(fitted, "outliers", ())),
-                  model_converged=getattr(fitted, "converged", None), span_rtol=span_rtol, data_rank=rank,
-                  space_dim=m_full, n_trivial=len(trivial), seed=seed)  # fmt: skip
+    config = dict(fit="dataset", n_generators=n_generators, kind=kind, model=method, space=space.name,
+                  **dataclasses.asdict(opts), model_samples=getattr(fitted, "n_fit", None),
+                  model_outliers=len(getattr(fitted, "outliers", ())), model_converged=getattr(fitted, "converged", None),
+                  data_rank=rank, space_dim=m_full, n_trivial=len(trivial), seed=seed, device=str(xd.device))  # fmt: skip
     history = {"seconds": [time.perf_counter() - start]}
-    return DatasetResult(
-        generators=gens.to(x.dtype),
-        t=x.new_zeros(n, 0),
+    result = DiscoveryResult(
+        generators=gens,
+        t=None,
         history=history,
         method=method,
         config=config,
@@ -753,8 +729,9 @@ def fit_dataset(
         count_reason=reason,
         coefficients=coef_q,
         model_error=model_error,
-        trivial=trivial.to(x.dtype),
+        trivial=trivial,
         n_trivial=len(trivial),
-        on_data=on_data.to(x.dtype),
+        on_data=on_data,
         data_rank=rank,
     )
+    return result.to(out_device, x.dtype)

@@ -24,10 +24,11 @@ known or unknown coefficients ``t_n`` (``k`` per pair). Methods:
     against the identity) and an optional closure penalty (squared least-squares
     residual of ``[L_i, L_j]`` in the span).
 
-The search space is all ``d x d`` matrices (``structure="free"``), the antisymmetric ones
-(``"antisymmetric"``: the group preserves the Euclidean norm, as a compact group acting
-orthogonally does), the span of a given ``basis`` ``(m, d, d)``, or the generators of
-flows on an image grid (``basis=lconv.algebra.vector_field_space(grid)``:
+The search space (``space=``, a :class:`~lconv.algebra.SearchSpace` or its name) is all
+``d x d`` matrices (``"full"``, the default), the antisymmetric ones (``"antisymmetric"``:
+the group preserves the Euclidean norm, as a compact group acting orthogonally does), the
+span of given matrices ``(m, d, d)``, independent blocks, ``I (x) A``, or the generators of
+flows on an image grid (``SearchSpace.vector_field(grid)``:
 ``L = sum_alpha diag(v^alpha) D_alpha``, one vector per pixel), which holds every
 symmetry that moves pixels and nothing else.
 """
@@ -35,11 +36,12 @@ symmetry that moves pixels and nothing else.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -47,14 +49,11 @@ import torch.autograd.forward_ad as fwAD
 from torch import Tensor
 
 from ..algebra._lie import closure_loss, exp_apply
-from ..algebra._spaces import VectorFieldSpace, antisymmetric_space, full_space, vector_field_space
-from ..grid import Grid
+from ..algebra._spaces import SearchSpace, VectorFieldSpace
+from ._result import DiscoveryResult, check_count, legacy_keywords, legacy_positional, legacy_space
 from ._starts import Start, _orthonormal, _quotient, count_drop, data_span, from_group_elements, from_invariants
 
 METHODS = ("exp", "lstsq", "lconv")
-STRUCTURES = ("free", "antisymmetric")
-#: Search spaces ``fit_pairs(structure=...)`` and ``lconv discover --structure`` accept by name.
-SPACES = ("free", "antisymmetric", "vector-field")
 #: What ``result.spectrum`` holds with ``n_generators="auto"``, by the start that counted.
 COUNT_RULES = {
     "group elements": "share of the pairs' change left unexplained by the first j directions of the logarithms; "
@@ -67,64 +66,6 @@ COUNT_RULES = {
 #: Up to this ``d`` the ``exp`` fit forms ``exp(t . L)`` per pair (batched ``matrix_exp``) and
 #: tries the starts of :mod:`lconv.discovery._starts`; above it, it applies ``exp`` to vectors.
 SMALL_D = 32
-
-
-@dataclass
-class DiscoveryResult:
-    """What a discovery run found.
-
-    Attributes:
-        generators: ``(k, d, d)`` learned generators (unit Frobenius norm when ``t`` was
-            unknown, since only ``t L`` is identifiable then).
-        t: ``(N, k)`` coefficients per pair: the given ones, or the fitted ones.
-        history: per-epoch ``loss`` (mean squared error of the model on the pairs) and
-            ``seconds``.
-        method: the method used.
-        config: the resolved options (``start``: the route the fit started from).
-        spectrum: with ``n_generators="auto"`` (or a start that has one), the evidence for
-            the number of generators: ascending values, 0 for a direction the pairs
-            certainly use (module docstring of :mod:`lconv.discovery._starts`), or None.
-        residuals: ``(k,)`` each generator's value in ``spectrum``, or None; what the values
-            mean is ``config["count_rule"]`` (:data:`COUNT_RULES`).
-        trivial: when the samples span only a subspace (projector ``P``), an orthonormal
-            basis of the generators of the space with ``L P = 0``, which fit every pair
-            trivially; they are not searched nor counted, and the generators returned
-            are then actions on the span (``L = L P``). None when the data span ``R^d``.
-        n_trivial: their number.
-    """
-
-    generators: Tensor
-    t: Tensor
-    history: dict[str, list[float]] = field(default_factory=dict)
-    method: str = "exp"
-    config: dict = field(default_factory=dict)
-    spectrum: Tensor | None = None
-    residuals: Tensor | None = None
-    trivial: Tensor | None = None
-    n_trivial: int = 0
-
-    def sample(self, x, scale: float = 1.0, *, generator: torch.Generator | None = None) -> Tensor:
-        """Data augmentation: ``exp(sum_i t_i L_i) x`` with ``t_i ~ N(0, scale^2)`` drawn per sample.
-
-        Args:
-            x: ``(B, d)`` or ``(B, C, d)`` (the channels of a sample share ``t``), tensor or array.
-            scale: standard deviation of each ``t_i``; the generators have unit Frobenius
-                norm when ``t`` was unknown, so ``scale`` is the size of the group element.
-            generator: a ``torch.Generator`` for reproducible draws.
-
-        Returns:
-            the transformed samples, shaped like ``x``.
-        """
-        x = torch.as_tensor(x)
-        if not x.is_floating_point() or x.dim() not in (2, 3) or x.shape[-1] != self.generators.shape[-1]:
-            raise ValueError(
-                f"sample: x must be float (B, {self.generators.shape[-1]}) or (B, C, {self.generators.shape[-1]}), "
-                f"got {x.dtype} {tuple(x.shape)}"
-            )
-        L = self.generators.to(x)
-        t = scale * torch.randn(len(x), len(L), generator=generator, dtype=x.dtype).to(x.device)
-        with torch.no_grad():
-            return _apply(L, t, x)
 
 
 # ------------------------------------------------------------------------------ checks
@@ -140,7 +81,7 @@ def _as_tensor(v, name: str) -> Tensor:
     raise TypeError(f"fit_pairs: {name} must be a torch.Tensor or a numpy array, got {type(v).__name__}")
 
 
-def _check_pairs(x, y, k, t, basis, method, structure) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+def _check_pairs(x, y, k, t, space: SearchSpace, method) -> tuple[Tensor, Tensor, Tensor | None]:
     for name, v in (("x", x), ("y", y)):
         if not v.is_floating_point():
             raise TypeError(f"fit_pairs: {name} must be floating point, got {v.dtype}; cast with .float()")
@@ -152,33 +93,21 @@ def _check_pairs(x, y, k, t, basis, method, structure) -> tuple[Tensor, Tensor, 
         raise ValueError("fit_pairs: x or y contains NaN or inf; drop or repair those samples first")
     if method not in METHODS:
         raise ValueError(f"fit_pairs: unknown method {method!r}; choose one of {METHODS}")
-    if structure not in STRUCTURES:
-        raise ValueError(f"fit_pairs: unknown structure {structure!r}; choose one of {SPACES}")
     x3 = x[:, None] if x.dim() == 2 else x
     y3 = y[:, None] if y.dim() == 2 else y
-    n, _, d = x3.shape
-    room = d * (d - 1) // 2 if structure == "antisymmetric" else d * d
-    if isinstance(basis, VectorFieldSpace):
-        if basis.d != d:
-            raise ValueError(
-                f"fit_pairs: the vector fields live on {basis.grid!r} (d = {basis.d}), the pairs have d = {d}"
-            )
-        room = basis.dim
-    elif basis is not None:
-        basis = torch.as_tensor(basis)
-        if basis.dim() != 3 or basis.shape[1:] != (d, d):
-            raise ValueError(f"fit_pairs: basis must be (m, {d}, {d}), got {tuple(basis.shape)}")
-        room = len(basis)
+    n = len(x3)
+    room = space.dim
+    check_count(k, "fit_pairs")
     if k == "auto":
         if method != "exp" or t is not None:
             raise ValueError("fit_pairs: n_generators='auto' needs method='exp' and unknown t; give a number")
-    elif not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= room:
+    elif not 1 <= k <= room:
         raise ValueError(
             f"fit_pairs: n_generators={k!r} but the search space has dimension {room}; "
             f"choose 1 <= n_generators <= {room} or 'auto'"
         )
     if t is not None:
-        t = torch.as_tensor(t, dtype=x.dtype)
+        t = _as_tensor(t, "t").to(x.dtype)
         t = t.reshape(n, 1) if t.dim() <= 1 and t.numel() == n else t
         if t.shape != (n, k):
             raise ValueError(f"fit_pairs: t must be (N,) or (N, n_generators) = ({n}, {k}), got {tuple(t.shape)}")
@@ -186,44 +115,7 @@ def _check_pairs(x, y, k, t, basis, method, structure) -> tuple[Tensor, Tensor, 
             raise ValueError("fit_pairs: t contains NaN or inf")
     elif method == "lconv" and k > 1:
         raise ValueError("fit_pairs: method='lconv' with unknown t fits one generator; pass n_generators=1 or t")
-    return x3, y3, t, basis
-
-
-# ------------------------------------------------------------------------------ parametrisation
-class _Space:
-    """Maps free parameters to generators within the search space."""
-
-    def __init__(self, structure: str, basis: Tensor | VectorFieldSpace | None, d: int):
-        self.structure, self.basis, self.d = structure, basis, d
-
-    @property
-    def dim(self) -> int:
-        """Its dimension: the number of generators it can hold."""
-        if isinstance(self.basis, VectorFieldSpace):
-            return self.basis.dim
-        if self.basis is not None:
-            return len(self.basis)
-        return self.d * (self.d - 1) // 2 if self.structure == "antisymmetric" else self.d * self.d
-
-    def generators(self, p: Tensor) -> Tensor:
-        if isinstance(self.basis, VectorFieldSpace):  # a structured space maps its parameters itself
-            return self.basis.generators(p)
-        if self.basis is not None:
-            return torch.einsum("km,mij->kij", p, self.basis)
-        if self.structure == "antisymmetric":
-            return p - p.transpose(1, 2)
-        return p
-
-    def project(self, L: Tensor) -> Tensor:
-        """Least-squares parameters whose generators are closest to ``L``."""
-        if isinstance(self.basis, VectorFieldSpace):
-            return self.basis.project(L)
-        if self.basis is not None:
-            b = self.basis.reshape(len(self.basis), -1)
-            return torch.linalg.lstsq(b.T, L.reshape(len(L), -1).T).solution.T
-        if self.structure == "antisymmetric":
-            return (L - L.transpose(1, 2)) / 4  # p - p^T = (L - L^T)/2
-        return L.clone()
+    return x3, y3, t
 
 
 def _unit(L: Tensor) -> Tensor:
@@ -257,7 +149,7 @@ def _init_unknown(x: Tensor, y: Tensor, k: int) -> Tensor:
     return torch.einsum("nk,ncd,nec->kde", u, delta, white).to(x.dtype)
 
 
-def _varpro_first_order(L: Tensor, x: Tensor, y: Tensor, space: _Space, iters: int = 100) -> Tensor:
+def _varpro_first_order(L: Tensor, x: Tensor, y: Tensor, space: SearchSpace, iters: int = 100) -> Tensor:
     """Improve a start by variable projection on the first-order model.
 
     Minimises ``sum_n |(y_n - x_n) - Pi_n (y_n - x_n)|^2`` over the generators, ``Pi_n``
@@ -446,29 +338,52 @@ def fit_coefficients(generators: Tensor, x: Tensor, y: Tensor, *, newton_steps: 
     return _newton_t(L, t, x3, y3, newton_steps) if newton_steps > 0 else t
 
 
+@dataclass
+class PairsOptions:
+    """Options of :func:`fit_pairs` (``options=``); each says which ``method`` reads it.
+
+    Attributes:
+        epochs: ``exp``: rounds of (refit ``t``, then ``inner_steps`` L-BFGS iterations on
+            the generators), stopping early once neither the loss nor the span of the
+            generators changes; ``lconv``: passes of Adam over the pairs.
+        inner_steps: L-BFGS iterations per round (``exp``).
+        batch_size, lr: Adam minibatch and learning rate (``lconv``; the paper used 64).
+        orthogonality, closure: weights of the penalties for ``k >= 2`` (``exp``).
+        newton_steps: Gauss-Newton steps on the unknown ``t`` per round (``exp``).
+        chunk: pairs per chunk when accumulating full-batch gradients (memory; ``exp``).
+        init_fraction: with unknown ``t``, the first-order start uses this share of the
+            pairs, those whose relative change ``|y - x| / |x|`` is smallest (the first
+            order holds for small transformations).
+        threads: torch threads during the fit; ``"auto"`` uses one thread for problems
+            whose products are small (``N C d^2 <= 5e7``), where more threads only wait on
+            each other (and on a busy machine wait for the CPU), and torch's setting above.
+    """
+
+    epochs: int = 30
+    inner_steps: int = 25
+    batch_size: int = 64
+    lr: float = 1e-3
+    orthogonality: float = 1.0
+    closure: float = 0.0
+    newton_steps: int = 3
+    chunk: int = 1024
+    init_fraction: float = 0.25
+    threads: int | str = "auto"
+
+
 def fit_pairs(
     x: Tensor,
     y: Tensor,
-    n_generators: int | str = 1,
+    *legacy,
     t: Tensor | None = None,
-    *,
+    space: SearchSpace | str | Tensor | None = None,
+    n_generators: int | str | None = None,
     method: str = "exp",
-    structure: str | None = None,
-    basis: Tensor | VectorFieldSpace | None = None,
-    grid: Grid | tuple[int, ...] | None = None,
-    epochs: int = 30,
-    inner_steps: int = 25,
-    batch_size: int = 64,
-    lr: float = 1e-3,
-    orthogonality: float = 1.0,
-    closure: float = 0.0,
-    newton_steps: int = 3,
-    chunk: int = 1024,
-    init_fraction: float = 0.25,
-    threads: int | str = "auto",
     seed: int = 0,
     device: str | torch.device | None = None,
+    options: PairsOptions | dict | None = None,
     progress: Callable[[int, int, float], None] | None = None,
+    **old,
 ) -> DiscoveryResult:
     """Learn ``n_generators`` generators from pairs ``y = exp(sum_i t_i L_i) x``.
 
@@ -486,79 +401,58 @@ def fit_pairs(
         x, y: samples ``(N, d)`` or ``(N, C, d)`` (channels of one sample share ``t``),
             related by unknown elements of an unknown connected group; tensors or
             numpy arrays.
-        n_generators: ``k``, the number of generators to learn, or ``"auto"``: the
-            number the start's spectrum singles out (the largest gap; rules in
+        t: known coefficients ``(N,)`` or ``(N, k)``, or None (unknown, fitted per pair).
+        space: the search space: a :class:`~lconv.algebra.SearchSpace`, its name
+            (``"full"``, ``"antisymmetric"``, ``"blocks:B"``, ``"kron:B"``,
+            ``"vector-field:HxW"``), or ``(m, d, d)`` matrices whose span it is. Default:
+            all ``d x d`` matrices. For images, ``SearchSpace.vector_field(grid)``.
+        n_generators: ``k``, the number of generators to learn (default 1), or ``"auto"``:
+            the number the start's spectrum singles out (the largest gap; rules in
             :mod:`lconv.discovery._starts`, and for the first-order start the largest
             drop of the first-order residual as generators are added); the evidence is
-            ``result.spectrum`` and ``result.residuals``.
-        t: known coefficients ``(N,)`` or ``(N, k)``, or None (unknown, fitted per pair).
+            ``result.spectrum``, ``result.residuals`` and ``result.count_reason``. With
+            ``t`` given and no ``n_generators``: as many as ``t`` has columns.
         method: ``"exp"`` (default), ``"lstsq"`` or ``"lconv"`` (module docstring).
-        structure: the search space by name, as on the command line: ``"free"`` (all
-            ``d x d`` matrices; also ``"full"``), ``"antisymmetric"``, or
-            ``"vector-field"`` (flows on the image grid ``grid``). Default:
-            ``"vector-field"`` when ``grid`` is given, else ``"free"``.
-        basis: or the search space as ``(m, d, d)`` matrices whose combinations the
-            generators are, or a :class:`~lconv.algebra.VectorFieldSpace`.
-        grid: the image grid (a :class:`~lconv.Grid` or its shape) of ``d`` pixels, for
-            ``structure="vector-field"``.
-        epochs: ``exp``: rounds of (refit ``t``, then ``inner_steps`` L-BFGS iterations on
-            the generators), stopping early once neither the loss nor the span of the
-            generators changes; ``lconv``: passes of Adam over the pairs.
-        inner_steps: L-BFGS iterations per round (``exp``).
-        batch_size, lr: Adam minibatch and learning rate (``lconv``; the paper used 64).
-        orthogonality, closure: weights of the penalties for ``k >= 2`` (``exp``).
-        newton_steps: Gauss-Newton steps on the unknown ``t`` per round (``exp``).
-        chunk: pairs per chunk when accumulating full-batch gradients (memory).
-        init_fraction: with unknown ``t``, the first-order start uses this share of the
-            pairs, those whose relative change ``|y - x| / |x|`` is smallest (the first
-            order holds for small transformations).
-        threads: torch threads during the fit; ``"auto"`` uses one thread for problems
-            whose products are small (``N C d^2 <= 5e7``), where more threads only wait on
-            each other (and on a busy machine wait for the CPU), and torch's setting above.
         seed: seeds the initialisation of ``lconv`` and the random starts of ``t``.
-        device: where to compute (default: where ``x`` is).
+        device: where to compute (default: where ``x`` is); the result comes back to ``x``'s device.
+        options: :class:`PairsOptions` (or a dict of its fields): epochs, L-BFGS and Adam
+            settings, penalties, threads.
         progress: called as ``progress(epoch, epochs, loss)`` after each epoch.
 
     Returns:
-        :class:`DiscoveryResult`; ``.generators`` is ``(k, d, d)`` on the CPU, in ``x``'s dtype.
+        :class:`DiscoveryResult`: ``generators`` ``(k, d, d)`` and ``t`` ``(N, k)``, on ``x``'s
+        device in its dtype.
 
     Warns:
         ``RuntimeWarning`` when the refinement diverged or failed (the start is kept), and
         when the generators explain less than a tenth of the pairs' change.
+        ``DeprecationWarning`` for the calls before ``space=`` and ``options=``:
+        ``n_generators`` or ``t`` by position, ``structure=``, ``basis=``, ``grid=``, or an
+        option passed flat (``epochs=5``). The old names ``n``, ``num_generators`` and ``k``
+        raise ``TypeError``.
     """
+    opts, spaces = legacy_keywords("fit_pairs", old, options, PairsOptions, space_keys=("structure", "basis", "grid"))
+    pos = legacy_positional("fit_pairs", legacy, ("n_generators", "t"), dict(n_generators=n_generators, t=t))
+    n_generators, t = pos.get("n_generators", n_generators), pos.get("t", t)
+    space = legacy_space("fit_pairs", spaces, space)
     x, y = _as_tensor(x, "x"), _as_tensor(y, "y")
-    basis, structure = _resolve_space(structure, basis, grid, x)
-    x3, y3, t_known, basis = _check_pairs(x, y, n_generators, t, basis, method, structure)
+    if n_generators is None:
+        tt = None if t is None else torch.as_tensor(t)
+        n_generators = 1 if tt is None or tt.dim() <= 1 else tt.shape[1]
+    if x.dim() in (2, 3):
+        space = SearchSpace.resolve(space, x.shape[-1], where="fit_pairs")
+    x3, y3, t_known = _check_pairs(x, y, n_generators, t, space, method)
     n, c, d = x3.shape
-    if d > SMALL_D and basis is None and structure == "free" and method == "exp":
+    if d > SMALL_D and space.kind == "full" and method == "exp":
         warnings.warn(
             f"fit_pairs: searching all {d * d} matrices of gl({d}) is slow and rarely what images need; "
-            "for images pass grid=(height, width) to search the flows on the pixel grid",
+            "for images pass space=SearchSpace.vector_field((height, width)) to search the flows on the pixel grid",
             RuntimeWarning, stacklevel=2,
         )  # fmt: skip
-    with _fit_threads(threads, n * c * d * d):
-        return _fit_pairs(x3, y3, n_generators, t_known, method, structure, basis, epochs, inner_steps, batch_size,
-                          lr, orthogonality, closure, newton_steps, chunk, init_fraction, seed,
-                          torch.device(device) if device is not None else x.device, progress)  # fmt: skip
-
-
-def _resolve_space(structure, basis, grid, x) -> tuple:
-    """``(basis, structure)`` for ``_check_pairs`` from the names the API and the CLI share."""
-    if structure is not None and structure not in (*SPACES, "full"):
-        raise ValueError(f"fit_pairs: unknown structure {structure!r}; choose one of {SPACES}")
-    if structure == "full":
-        structure = "free"
-    if grid is not None and not isinstance(grid, Grid):
-        grid = Grid(tuple(grid) if isinstance(grid, (tuple, list)) else grid)
-    if structure == "vector-field" or (structure is None and grid is not None and basis is None):
-        if grid is None:
-            raise ValueError("fit_pairs: structure='vector-field' needs the image grid: pass grid=(height, width)")
-        if basis is not None:
-            raise ValueError("fit_pairs: give either basis= or structure='vector-field', not both")
-        if grid.size != x.shape[-1]:
-            raise ValueError(f"fit_pairs: grid {tuple(grid.shape)} has {grid.size} pixels, the pairs d = {x.shape[-1]}")
-        return vector_field_space(grid), "free"
-    return basis, structure or "free"
+    with _fit_threads(opts.threads, n * c * d * d):
+        result = _fit_pairs(x3, y3, n_generators, t_known, method, space, opts, seed,
+                            torch.device(device) if device is not None else x.device, progress)  # fmt: skip
+    return result.to(x.device, x.dtype)
 
 
 @contextlib.contextmanager
@@ -576,15 +470,6 @@ def _fit_threads(threads, work: float):
     finally:
         if torch.get_num_threads() != before:
             torch.set_num_threads(before)
-
-
-def _explicit_basis(space: _Space, d: int, dtype) -> Tensor:
-    """The search space as ``(m, d, d)`` matrices (small ``d`` only: never a vector-field space)."""
-    if space.basis is not None:
-        return space.basis.to(dtype)
-    if space.structure == "antisymmetric":
-        return antisymmetric_space(d, dtype=dtype)
-    return full_space(d, dtype=dtype)
 
 
 def _first_order_start(x3, y3, k, space, init_fraction) -> Tensor:
@@ -620,14 +505,16 @@ def _first_order_count(x3, y3, space, init_fraction) -> Start:
     return Start("first order", torch.empty(0), r, count_drop(r))
 
 
-def _fit_pairs(x3, y3, k, t_known, method, structure, basis, epochs, inner_steps, batch_size, lr, orthogonality,
-               closure, newton_steps, chunk, init_fraction, seed, dev, progress) -> DiscoveryResult:  # fmt: skip
-    out_dtype = x3.dtype
+def _fit_pairs(x3, y3, k, t_known, method, space: SearchSpace, opts: PairsOptions, seed, dev,
+               progress) -> DiscoveryResult:  # fmt: skip
     n, c, d = x3.shape
-    small = d <= SMALL_D and not isinstance(basis, VectorFieldSpace)
+    epochs, newton_steps, init_fraction = opts.epochs, opts.newton_steps, opts.init_fraction
+    flows = space if isinstance(space, VectorFieldSpace) else None
+    small = d <= SMALL_D and flows is None
     dtype = torch.float64 if small else x3.dtype  # small problems: float64 costs nothing and never breaks
     x3, y3 = x3.to(dev, dtype), y3.to(dev, dtype)
-    space = _Space(structure, None if basis is None else basis.to(dev, dtype), d)
+    searched = space
+    space = space.to(dev, dtype)
     trivial = None
     if small:
         # samples on a subspace (projector P): generators with L P = 0 fit every pair trivially;
@@ -635,7 +522,7 @@ def _fit_pairs(x3, y3, k, t_known, method, structure, basis, epochs, inner_steps
         span = data_span(torch.cat([x3, y3]))
         if span.shape[1] < d:
             proj = span @ span.T
-            trivial, _, on_data, _ = _quotient(_orthonormal(_explicit_basis(space, d, dtype)), proj)
+            trivial, _, on_data, _ = _quotient(_orthonormal(space.basis(dtype, dev)), proj)
             if len(on_data) == 0:
                 raise ValueError(
                     f"fit_pairs: every generator of the search space vanishes on the data's span (rank "
@@ -646,18 +533,16 @@ def _fit_pairs(x3, y3, k, t_known, method, structure, basis, epochs, inner_steps
                     f"fit_pairs: n_generators={k} but only {len(on_data)} generators of the space act on the "
                     f"data's span (rank {span.shape[1]} of {d}); choose at most {len(on_data)} or 'auto'"
                 )
-            space = _Space("free", on_data, d)
-    config = dict(n_generators=k, t_known=t_known is not None, method=method, structure=structure,
-                  basis=None if basis is None else len(basis), epochs=epochs, inner_steps=inner_steps,
-                  batch_size=batch_size, lr=lr, orthogonality=orthogonality, closure=closure,
-                  newton_steps=newton_steps, init_fraction=init_fraction, seed=seed,
-                  smoothness=basis.smoothness if isinstance(basis, VectorFieldSpace) else None,
-                  threads=torch.get_num_threads(),
+            space = SearchSpace.span(on_data)
+    config = dict(fit="pairs", n_generators=k, t_known=t_known is not None, method=method, space=searched.name,
+                  space_dim=searched.dim, **{**dataclasses.asdict(opts), "threads": torch.get_num_threads()},
+                  seed=seed, device=str(dev),
+                  smoothness=flows.smoothness if flows is not None else None,
                   n_trivial=0 if trivial is None else len(trivial))  # fmt: skip
     history: dict[str, list[float]] = {"loss": [], "seconds": []}
     start = time.perf_counter()
     spectrum = residuals = None
-    chunk = n if small else chunk
+    chunk = n if small else opts.chunk
 
     # ---- first-order solution: the lstsq method, and the start of the others
     if t_known is not None:
@@ -670,16 +555,16 @@ def _fit_pairs(x3, y3, k, t_known, method, structure, basis, epochs, inner_steps
         L, t_fit, k, spectrum, residuals, chosen = _choose_start(x3, y3, k, space, small, init_fraction,
                                                                   seed, history, chunk)  # fmt: skip
         config.update(n_generators=k, start=chosen, count_rule=history.pop("count_rule", None))
+    counted = dict(n_symmetries=k, count_reason=config["count_rule"]) if spectrum is not None else {}
 
     if method == "lstsq":
-        if isinstance(basis, VectorFieldSpace) and basis.smoothness > 0:
-            L = basis.smooth(L, x3)
+        if flows is not None and flows.smoothness > 0:
+            L = flows.smooth(L, x3)
             t_fit = t_fit if t_known is not None else _fit_t(L, x3, y3)
         with torch.no_grad():
             history["loss"].append(float((x3 + torch.einsum("kij,ncj,nk->nci", L, x3, t_fit) - y3).pow(2).mean()))
         history["seconds"].append(time.perf_counter() - start)
-        return DiscoveryResult(L.detach().cpu().to(out_dtype), t_fit.detach().cpu().to(out_dtype), history, method,
-                               config, **_trivial(trivial, out_dtype))  # fmt: skip
+        return DiscoveryResult(L.detach(), t_fit.detach(), history, method, config, **_trivial(trivial))
 
     # ---- iterative methods
     normalise = t_known is None
@@ -698,8 +583,8 @@ def _fit_pairs(x3, y3, k, t_known, method, structure, basis, epochs, inner_steps
         end_loss = start_loss  # a start that fits within rounding is not refined
         if not _exact(start_loss, x3, y3):
             try:
-                _fit_exp(params, current, x3, y3, t_fit, t_known is None, epochs, inner_steps, newton_steps,
-                         orthogonality, closure, chunk, history, start, progress)  # fmt: skip
+                _fit_exp(params, current, x3, y3, t_fit, t_known is None, epochs, opts.inner_steps, newton_steps,
+                         opts.orthogonality, opts.closure, chunk, history, start, progress)  # fmt: skip
                 end_loss = history["loss"][-1]  # the loss of the current state, recorded by the last round
             except (FloatingPointError, RuntimeError, torch.linalg.LinAlgError) as exc:
                 end_loss, problem = math.inf, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -712,16 +597,16 @@ def _fit_pairs(x3, y3, k, t_known, method, structure, basis, epochs, inner_steps
             if problem is not None:
                 warnings.warn(
                     f"fit_pairs: the refinement failed ({problem}); kept its start (loss {start_loss:.3g}). "
-                    "Try structure='antisymmetric' for a compact group, fewer generators, or pairs that change less",
+                    "Try space='antisymmetric' for a compact group, fewer generators, or pairs that change less",
                     RuntimeWarning, stacklevel=3,
                 )  # fmt: skip
     else:
-        _fit_lconv(params, current, x3, y3, t_fit, epochs, batch_size, lr, seed, history, start, progress)
+        _fit_lconv(params, current, x3, y3, t_fit, epochs, opts.batch_size, opts.lr, seed, history, start, progress)
     with torch.no_grad():
         final = current()
-        if isinstance(basis, VectorFieldSpace) and basis.smoothness > 0:
+        if flows is not None and flows.smoothness > 0:
             # continue the flows where the pairs do not determine them, then refit each pair's t
-            final = basis.smooth(final, x3)
+            final = flows.smooth(final, x3)
             final = _unit(final) if normalise else final
             if t_known is None:
                 for sl in _chunks(n, chunk):
@@ -734,15 +619,15 @@ def _fit_pairs(x3, y3, k, t_known, method, structure, basis, epochs, inner_steps
                 warnings.warn(
                     f"fit_pairs: the {k} generator(s) explain {max(0.0, 1 - loss / identity):.0%} of the pairs' "
                     f"change (loss {loss:.3g} against {identity:.3g} for doing nothing). Try n_generators='auto', "
-                    "another structure, or check that y is x transformed",
+                    "another space, or check that y is x transformed",
                     RuntimeWarning, stacklevel=3,
                 )  # fmt: skip
-    return DiscoveryResult(final.detach().cpu().to(out_dtype), t_fit.detach().cpu().to(out_dtype), history, method,
-                           config, spectrum, residuals, **_trivial(trivial, out_dtype))  # fmt: skip
+    return DiscoveryResult(final.detach(), t_fit.detach(), history, method, config, spectrum, residuals,
+                           **_trivial(trivial), **counted)  # fmt: skip
 
 
-def _trivial(trivial: Tensor | None, dtype) -> dict:
-    return {} if trivial is None else dict(trivial=trivial.cpu().to(dtype), n_trivial=len(trivial))
+def _trivial(trivial: Tensor | None) -> dict:
+    return {} if trivial is None else dict(trivial=trivial, n_trivial=len(trivial))
 
 
 def _exact(loss: float, x: Tensor, y: Tensor) -> bool:
@@ -757,7 +642,7 @@ def _choose_start(x3, y3, k, space, small, init_fraction, seed, history, chunk):
     invariant start (:mod:`lconv.discovery._starts`), or else the first-order start
     (:func:`_first_order_count`); the evidence is that start's spectrum.
     """
-    explicit = _explicit_basis(space, x3.shape[-1], x3.dtype) if small else None
+    explicit = space.basis(x3.dtype, x3.device) if small else None
     routes = (from_group_elements, from_invariants) if small else ()
     history["starts"] = []
 

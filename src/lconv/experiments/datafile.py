@@ -20,41 +20,23 @@ import torch
 
 from .. import __version__, analysis
 from .._io import write_bytes, write_json, write_npy, write_text
+from ..algebra import SPACES, SearchSpace
+from ..algebra._spaces import is_space_name
 from ..data import read_data
-from ..discovery import fit_dataset, fit_pairs
-
-#: Search spaces of ``--space``: ``blocks:B`` and ``kron:B`` take the block size ``B``.
-SPACES = ("full", "antisymmetric", "blocks:B", "kron:B", "vector-field")
+from ..discovery import PairsOptions, fit_dataset, fit_pairs
 
 
-def parse_space(text: str | None, d: int, image_shape: tuple[int, ...] | None) -> dict:
-    """Keywords for ``fit_pairs`` / ``fit_dataset`` from a ``--space`` name (None: by the data's shape).
+def parse_space(text: str | None, d: int, image_shape: tuple[int, ...] | None) -> SearchSpace:
+    """The search space a ``--space`` name means (:meth:`lconv.algebra.SearchSpace.parse`); None: by the data's shape.
 
-    ``full``: all ``d x d`` matrices; ``antisymmetric``: ``so(d)``; ``blocks:B``:
-    block-diagonal matrices of ``d / B`` independent ``B x B`` blocks; ``kron:B``: ``I (x) A``,
-    one ``B x B`` matrix ``A`` acting on each of ``d / B`` consecutive ``B``-vectors;
-    ``vector-field``: flows on the image grid ``image_shape`` (pairs only). Default:
-    ``vector-field`` when ``image_shape`` is given, else ``full``.
+    Default: ``vector-field`` on ``image_shape`` when it is given, else ``full``.
     """
-    from ..algebra import block_space, factorised_space
-
     text = text or ("vector-field" if image_shape else "full")
-    if text in ("full", "free"):
-        return dict(structure="free")
-    if text == "antisymmetric":
-        return dict(structure="antisymmetric")
-    if text == "vector-field":
-        if not image_shape:
-            raise ValueError("--space vector-field needs the image shape: add --image-shape HEIGHT,WIDTH")
-        return dict(grid=tuple(image_shape))
-    kind, _, size = text.partition(":")
-    if kind in ("blocks", "kron"):
-        if not size.isdigit() or int(size) < 1 or d % int(size):
-            raise ValueError(f"--space {text}: give a block size that divides d = {d}, e.g. {kind}:2")
-        b = int(size)
-        basis = block_space(d // b, b) if kind == "blocks" else factorised_space(d // b, b)
-        return dict(basis=basis.double())
-    raise ValueError(f"unknown --space {text!r}; choose one of {', '.join(SPACES)}")
+    if not is_space_name(text):
+        raise ValueError(f"unknown --space {text!r}; choose one of {', '.join(SPACES)}")
+    if text == "vector-field" and not image_shape:
+        raise ValueError("--space vector-field needs the image shape: add --image-shape HEIGHT,WIDTH")
+    return SearchSpace.parse(text, d, grid=tuple(image_shape) if image_shape else None)
 
 
 def discover_file(
@@ -84,8 +66,7 @@ def discover_file(
     from ..algebra import identify_algebra
     from .discover import run_folder_path
 
-    if space is not None and space.partition(":")[0] not in ("full", "free", "antisymmetric", "blocks", "kron",
-                                                             "vector-field"):  # fmt: skip
+    if space is not None and not is_space_name(space):
         raise ValueError(f"unknown --space {space!r}; choose one of {', '.join(SPACES)}")  # before reading the file
     df = read_data(data, target=target, x_columns=x_columns, y_columns=y_columns, kind=kind)
     d = df.x.shape[-1]
@@ -93,22 +74,18 @@ def discover_file(
         raise ValueError(f"--image-shape {image_shape} has {int(np.prod(image_shape))} pixels, the data d = {d}")
     if not (n_generators == "auto" or (isinstance(n_generators, int) and n_generators >= 1)):
         raise ValueError(f"-k must be a positive number or 'auto', got {n_generators!r}")
-    keywords = parse_space(space, d, image_shape)
+    searched = parse_space(space, d, image_shape)
     folder = run_folder_path("discover", Path(data).stem, out)
     config = dict(file=Path(data).name, data=df.description, source=df.source, kind=df.kind, space=space or "default", n_generators=n_generators,
                   image_shape=list(image_shape) if image_shape else None, epochs=epochs, seed=seed, version=__version__)  # fmt: skip
     start = time.perf_counter()
     metrics: dict = {"kind": df.kind, "samples": len(df)}
     if df.kind == "pairs":
-        result, extra = _fit_pairs_file(df, keywords, n_generators, epochs, seed, progress)
+        result, extra = _fit_pairs_file(df, searched, n_generators, epochs, seed, progress)
         metrics.update(extra)
     else:
-        if "grid" in keywords:
-            raise ValueError(
-                "--space vector-field is for pairs of images; maps take full, antisymmetric, blocks or kron"
-            )
-        result = fit_dataset(df.x, df.y, None if n_generators == "auto" else n_generators, model=model, seed=seed,
-                             **keywords)  # fmt: skip
+        result = fit_dataset(df.x, df.y, space=searched, n_generators=None if n_generators == "auto" else n_generators,
+                             model=model, seed=seed)  # fmt: skip
         metrics.update(singular_values=result.singular_values.tolist(), n_symmetries=result.n_symmetries,
                        model_error=result.model_error)  # fmt: skip
     metrics["fit_seconds"] = time.perf_counter() - start
@@ -134,7 +111,7 @@ def discover_file(
     return folder, metrics
 
 
-def _fit_pairs_file(df, keywords, n_generators, epochs, seed, progress):
+def _fit_pairs_file(df, space, n_generators, epochs, seed, progress):
     n = len(df)
     held = torch.zeros(n, dtype=torch.bool)
     if n >= 100:
@@ -144,7 +121,8 @@ def _fit_pairs_file(df, keywords, n_generators, epochs, seed, progress):
     k = n_generators
     if t is not None and k == "auto":
         k = 1 if df.t.dim() == 1 else df.t.shape[1]
-    result = fit_pairs(df.x[fit], df.y[fit], k, t=t, epochs=epochs, seed=seed, progress=progress, **keywords)
+    result = fit_pairs(df.x[fit], df.y[fit], t=t, space=space, n_generators=k, seed=seed,
+                       options=PairsOptions(epochs=epochs), progress=progress)  # fmt: skip
     extra = {"start": result.config.get("start"), "epochs_run": len(result.history.get("loss", [])),
              "count_rule": result.config.get("count_rule")}  # fmt: skip
     if bool(held.any()):

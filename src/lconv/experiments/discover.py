@@ -17,39 +17,40 @@ import torch
 
 from .. import __version__, analysis
 from .._io import write_json, write_npy, write_text
-from ..algebra import identify_algebra, structure_constants, vector_field_space
+from ..algebra import SPACES, SearchSpace, identify_algebra, structure_constants
+from ..algebra._spaces import is_space_name
 from ..data import IMAGE_ALGEBRAS, Pairs, image_pairs, vector_pairs
-from ..discovery import fit_pairs
+from ..discovery import PairsOptions, fit_pairs
 from .datafile import algebra_text
 from .dataset import DATASET_TASKS, discover_dataset
 
 VECTOR_ALGEBRAS = ("so3", "sl2", "so13", "gl2")
 #: Pair tasks (images, vectors), then one-dataset tasks (:mod:`lconv.experiments.dataset`).
 TASKS = IMAGE_ALGEBRAS + VECTOR_ALGEBRAS + DATASET_TASKS
-#: Search spaces of ``lconv discover --structure``: all matrices, the antisymmetric ones, or
-#: (image tasks) the generators of flows on the grid (:class:`lconv.algebra.VectorFieldSpace`).
-STRUCTURES = ("free", "antisymmetric", "vector-field")
 #: Vector tasks whose planted group acts by isometries: their default search space is the
 #: antisymmetric matrices.
 ISOMETRIC = ("so3",)
 
 
 def default_structure(task: str) -> str:
-    """Image tasks: ``vector-field`` (their groups move pixels); so3: ``antisymmetric``; else ``free``."""
+    """Image tasks: ``vector-field`` (their groups move pixels); so3: ``antisymmetric``; else ``full``."""
     if task in IMAGE_ALGEBRAS:
         return "vector-field"
-    return "antisymmetric" if task in ISOMETRIC else "free"
+    return "antisymmetric" if task in ISOMETRIC else "full"
 
 
-def search_space(structure: str, pairs: Pairs) -> dict:
-    """``fit_pairs`` keywords for a search space named on the command line."""
-    if structure not in STRUCTURES:
-        raise ValueError(f"unknown structure {structure!r}; choose one of {', '.join(STRUCTURES)}")
-    if structure != "vector-field":
-        return dict(structure=structure)
-    if pairs.grid is None:
+def check_structure(structure: str) -> None:
+    """A ``--structure`` name (:data:`lconv.algebra.SPACES`), checked before any data are made."""
+    if not is_space_name(structure):
+        raise ValueError(f"unknown structure {structure!r}; choose one of {', '.join(SPACES)}")
+
+
+def search_space(structure: str, pairs: Pairs) -> SearchSpace:
+    """The :class:`~lconv.algebra.SearchSpace` a ``--structure`` name means for ``pairs``."""
+    check_structure(structure)
+    if structure == "vector-field" and pairs.grid is None:
         raise ValueError("--structure vector-field needs an image task (vector fields live on the image grid)")
-    return dict(structure="free", basis=vector_field_space(pairs.grid))
+    return SearchSpace.parse(structure, pairs.x.shape[-1], grid=pairs.grid)
 
 
 def run_folder_path(kind: str, name: str, out: str | Path | None) -> Path:
@@ -143,6 +144,7 @@ def discover(
         return discover_dataset(task=task, n=n, dt=dt, model=model, seed=seed, folder=folder)
     n = n or 2000
     structure = structure or default_structure(task)
+    check_structure(structure)
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
     if device != "cpu" and device.startswith("cuda") and not torch.cuda.is_available():
@@ -160,15 +162,14 @@ def discover(
                   transform=transform, method=method, structure=structure, n_generators=k, n=n, epochs=epochs,
                   seed=seed, device=device, data=pairs.description, version=__version__)  # fmt: skip
 
-    torch.manual_seed(seed)
     t = pairs.t if known_t else None
     start = time.perf_counter()
-    result = fit_pairs(pairs.x, pairs.y, k, t=t, method=method, epochs=epochs, seed=seed, device=device,
-                       progress=progress, **space)  # fmt: skip
+    result = fit_pairs(pairs.x, pairs.y, t=t, space=space, n_generators=k, method=method, seed=seed, device=device,
+                       options=PairsOptions(epochs=epochs), progress=progress)  # fmt: skip
     seconds = time.perf_counter() - start
     gens = result.generators.float()
     config["n_generators"] = len(gens)
-    baseline = fit_pairs(pairs.x, pairs.y, len(gens), t=t, method="lstsq", structure="free")
+    baseline = fit_pairs(pairs.x, pairs.y, t=t, n_generators=len(gens), method="lstsq")
 
     metrics = {
         "method": method,
