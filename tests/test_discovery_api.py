@@ -177,3 +177,12 @@ def test_fit_recursive_leaves_the_global_random_state_alone():
     c = fit_recursive(x, y, t=t, seed=6, options=opts)
     assert torch.equal(a.generators, b.generators) and not torch.equal(a.generators, c.generators)
     assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_names_that_moved_out_of_the_package_still_import_and_say_where():
+    import lconv.discovery as discovery
+
+    with pytest.warns(DeprecationWarning, match=r"use lconv.algebra.block_space \(or SearchSpace.blocks"):
+        assert discovery.block_space is block_space
+    with pytest.warns(DeprecationWarning, match="DiscoveryResult"):
+        assert discovery.DatasetResult is DiscoveryResult

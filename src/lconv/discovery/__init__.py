@@ -43,3 +43,27 @@ __all__ = [
     "kernel_sample_cap",
     "map_derivatives",
 ]
+
+#: Names this package no longer holds, and their one home now.
+_MOVED = {
+    "full_space": ("lconv.algebra", "full_space", "SearchSpace.full(d)"),
+    "antisymmetric_space": ("lconv.algebra", "antisymmetric_space", "SearchSpace.antisymmetric(d)"),
+    "block_space": ("lconv.algebra", "block_space", "SearchSpace.blocks(d, size)"),
+    "factorised_space": ("lconv.algebra", "factorised_space", "SearchSpace.kron(size, copies)"),
+    "kron_space": ("lconv.algebra", "kron_space", "SearchSpace.kron(block, copies)"),
+    "STRUCTURES": ("lconv.algebra", "SPACES", "the names SearchSpace.parse reads"),
+    "DatasetResult": ("lconv.discovery", "DiscoveryResult", "the one result type of every fit"),
+}
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        import importlib
+        import warnings
+
+        module, attr, new = _MOVED[name]
+        warnings.warn(
+            f"lconv.discovery.{name} has moved: use {module}.{attr} (or {new})", DeprecationWarning, stacklevel=2
+        )
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'lconv.discovery' has no attribute {name!r}")
