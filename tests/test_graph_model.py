@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from helpers import SHARED, needs_shared
 
-from lconv.analysis import edge_recovery, grid_edges
+from lconv.analysis import edge_recovery, grid_edges, load_topology, save_topology
 from lconv.discovery import fit_topology
-from lconv.nn import GraphLConvClassifier, load_topology, param_count, save_topology
+from lconv.nn import GraphLConvClassifier, param_count
 
 H = W = 12
 

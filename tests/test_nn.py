@@ -2,8 +2,9 @@ import pytest
 import torch
 from helpers import LargestTensor, band_limited, reference_lconv
 
-from lconv import Grid, LConv, LConvStack
+from lconv import Grid, LConv, LConvStack, nn
 from lconv import generators as G
+from lconv.algebra import translation
 from lconv.nn import functional
 
 
@@ -314,3 +315,59 @@ def test_lconv_takes_device_and_dtype_like_torch_modules():
     assert layer(x).dtype == torch.float64
     learned = LConv(2, 3, generators.learned(grid, n=2, rank=3), device="meta")
     assert {p.device.type for p in learned.parameters()} == {"meta"}
+
+
+# -- device= and dtype= as torch modules take them -----------------------------------------------------------------------
+
+BUILT = {
+    "dense": {},
+    "low-rank": {"rank": 2},
+    "local": {"local": 1},
+    "stencil": {"stencil": 1},
+    "edges": {"edges": EDGES},
+}
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def _built_as_asked(module, device, dtype):
+    for t in [*module.parameters(), *module.buffers()]:
+        assert t.device.type == device
+        if t.is_floating_point():
+            assert t.dtype == dtype
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("kind", list(BUILT))
+def test_learned_generators_are_made_on_the_device_and_dtype_asked_for(kind, device):
+    torch.manual_seed(0)
+    gen = nn.learned(GRID, n=3, device=device, dtype=torch.float64, **BUILT[kind])
+    _built_as_asked(gen, device, torch.float64)
+    x = torch.randn(2, 1, GRID.size, dtype=torch.float64, device=device)
+    out, dense = gen(x), gen.matrices()
+    assert out.dtype == dense.dtype == torch.float64 and out.device.type == dense.device.type == device
+    torch.testing.assert_close(out, torch.einsum("ivu,bcu->bciv", dense, x), rtol=1e-12, atol=1e-12)
+    layer = LConv(1, 2, generators=gen, device=device, dtype=torch.float64)
+    y = layer(x)
+    assert y.dtype == torch.float64 and y.device.type == device
+    y.square().sum().backward()
+    assert all(p.grad is not None and p.grad.dtype == torch.float64 for p in gen.parameters())
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_fixed_and_left_invariant_generators_take_device_and_dtype(device):
+    fixed = nn.FixedGenerators(translation(Grid((6, 6))), device=device, dtype=torch.float64)
+    _built_as_asked(fixed, device, torch.float64)
+    assert fixed.matrices().dtype == torch.float64
+    space = nn.SE2Grid(Grid((6, 6)), orientations=4)
+    lifted = nn.left_invariant(space, n=2, learned=True, device=device, dtype=torch.float64)
+    _built_as_asked(lifted, device, torch.float64)
+    out = lifted(torch.randn(3, space.size, dtype=torch.float64, device=device))
+    assert out.shape == (3, 2, space.size) and out.dtype == torch.float64 and out.device.type == device
+
+
+def test_generators_default_to_torchs_default_dtype_and_refuse_integer_dtypes():
+    assert nn.learned(GRID, n=2, rank=2).U.dtype == torch.get_default_dtype()
+    with pytest.raises(TypeError, match="floating"):
+        nn.learned(GRID, n=2, dtype=torch.int64)
+    with pytest.raises(TypeError, match="floating"):
+        nn.FixedGenerators(translation(Grid((4, 4))), dtype=torch.int32)

@@ -11,14 +11,20 @@ import math
 import sys
 
 import torch
-import typer
-from rich.console import Console
-from rich.table import Table
+
+try:
+    import typer
+    from rich.console import Console
+    from rich.table import Table
+except ImportError as exc:  # the core install: torch and numpy only
+    raise ImportError(
+        f'the lconv command needs the cli extra ({exc.name} is missing): pip install "lconv[cli]"'
+    ) from exc
 
 from . import __version__, testing
-from . import generators as G
+from .algebra import exp, exp_approx, rotation, translation
 from .grid import Grid
-from .nn import LConv
+from .nn import LConv, learned
 
 app = typer.Typer(
     add_completion=False,
@@ -59,7 +65,7 @@ def demo(
     """Show the generators at work: finite shifts from the SWI generator, and equivariant L-conv layers."""
     torch.manual_seed(seed)
     grid = Grid(size)
-    T = G.translation(grid, dtype=torch.float64)[0]
+    T = translation(grid, dtype=torch.float64)[0]
     shift = grid.action_matrix(lambda f: grid.shift(f, 2))
     table = Table(title=f"Shift by 2 pixels on {size} periodic points (paper Fig. 6)")
     table.add_column("approximation")
@@ -67,18 +73,18 @@ def demo(
     table.add_column("paper (d = 20)", justify="right")
     paper = {8: "0.77", 16: "0.93"}
     for k in (4, 8, 16, 32):
-        table.add_row(f"(I + 2T/{k})^{k}", f"{_cosine(G.exp_approx(T, 2.0, k), shift):.4f}", paper.get(k, ""))
-    table.add_row("exp(2T)", f"{_cosine(G.exp(T, 2.0), shift):.6f}", "")
+        table.add_row(f"(I + 2T/{k})^{k}", f"{_cosine(exp_approx(T, 2.0, k), shift):.4f}", paper.get(k, ""))
+    table.add_row("exp(2T)", f"{_cosine(exp(T, 2.0), shift):.6f}", "")
     console.print(table)
 
     img = Grid((image, image))
     x = torch.randn(4, 1, img.size, dtype=torch.float64)
-    rot = G.rotation(img, dtype=torch.float64)
+    rot = rotation(img, dtype=torch.float64)
     rows = [
-        ("translation", "shift by (3, -2)", G.translation(img), lambda f: img.shift(f, (3, -2))),
-        ("rotation", "exp(0.5 L_rot)", rot, G.exp(rot[0], 0.5)),
+        ("translation", "shift by (3, -2)", translation(img), lambda f: img.shift(f, (3, -2))),
+        ("rotation", "exp(0.5 L_rot)", rot, exp(rot[0], 0.5)),
         ("rotation", "quarter turn", rot, img.rot90),
-        ("learned, rank 4 (untrained)", "quarter turn", G.learned(img, n=2, rank=4), img.rot90),
+        ("learned, rank 4 (untrained)", "quarter turn", learned(img, n=2, rank=4), img.rot90),
     ]
     table = Table(title=f"Equivariance error of one L-conv layer (1 -> 8 channels) on {image}x{image} random images")
     for col in ("generators", "transformation", "relative error"):

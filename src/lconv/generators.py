@@ -25,9 +25,16 @@ its left-invariant generators, which commute with the group acting on the left::
 
 Conventions (centre, axes, signs, the Nyquist term) are stated in :mod:`lconv.grid`,
 :func:`swi_derivative` and :func:`pushforward`.
+
+Every name here is an alias: its home, where it is defined and documented, is
+:mod:`lconv.algebra` (the dense families, ``exp``, brackets, structure constants, graph
+generators) or :mod:`lconv.nn` (the parametrisations, ``learned``, lifted grids and
+``left_invariant``). So that each object is exported from one place, ``__all__`` here is
+empty; ``generators.rotation(grid)`` and ``from lconv.generators import learned`` work
+as they always did.
 """
 
-from .algebra import (
+from .algebra import (  # noqa: F401
     FAMILIES,
     StructureConstants,
     bracket,
@@ -50,7 +57,7 @@ from .algebra import (
     swi_derivative,
     translation,
 )
-from .nn import (
+from .nn import (  # noqa: F401
     DenseGenerators,
     FixedGenerators,
     Generators,
@@ -66,39 +73,4 @@ from .nn import (
     left_invariant,
 )
 
-__all__ = [
-    "FAMILIES",
-    "DenseGenerators",
-    "FixedGenerators",
-    "Generators",
-    "LeftInvariantGenerators",
-    "Lifting",
-    "LocalGenerators",
-    "LowRankGenerators",
-    "SE2Grid",
-    "SE3Grid",
-    "StencilGenerators",
-    "StructureConstants",
-    "as_generators",
-    "bracket",
-    "central_difference",
-    "closure_residual",
-    "derivative",
-    "edges_from_adjacency",
-    "exp",
-    "exp_apply",
-    "exp_approx",
-    "family",
-    "from_incidence",
-    "gcn",
-    "incidence",
-    "learned",
-    "left_invariant",
-    "matrix_algebra",
-    "pushforward",
-    "rotation",
-    "scaling",
-    "structure_constants",
-    "swi_derivative",
-    "translation",
-]
+__all__: list[str] = []  # aliases only: the homes are lconv.algebra and lconv.nn

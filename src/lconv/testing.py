@@ -184,10 +184,16 @@ def assert_invariant(fn: Callable[[Tensor], Tensor], x: Tensor, act_in: Action, 
 
 
 def _generator_map(generators) -> tuple[Callable[[Tensor], Tensor], int, int, torch.dtype, torch.device]:
-    """``f (B, d) -> (B, n, d)`` applying every generator, with ``n``, ``d``, dtype and device."""
-    from .nn import Generators
+    """``f (B, d) -> (B, n, d)`` applying every generator, with ``n``, ``d``, dtype and device.
 
-    if isinstance(generators, Generators):
+    A :class:`lconv.nn.Generators` is recognised as a module with ``n`` and ``d``, so that this
+    module needs torch alone and sits below :mod:`lconv.nn` in the layering.
+    """
+    if (
+        isinstance(generators, torch.nn.Module)
+        and isinstance(getattr(generators, "n", None), int)
+        and isinstance(getattr(generators, "d", None), int)
+    ):
         ref = next(iter(generators.parameters()), None)
         if ref is None:
             ref = next(iter(generators.buffers()), None)

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from .. import _optional
 from .._io import write_bytes
 from ..grid import Grid
 from ._compare import cosine
@@ -28,12 +29,7 @@ _VALUES_UP_TO = 8  # matrices this small have their values written in the cells
 
 
 def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+    return _optional.pyplot()
 
 
 def _save(fig, path: str | Path) -> Path:
@@ -146,7 +142,7 @@ def _write_values(ax, m, lim: float, fontsize: float) -> None:
 
 
 def _matrix_axes(ax, d: int, labels: list[str] | None, *, xlabel: bool, ylabel: bool) -> None:
-    from matplotlib.ticker import MaxNLocator
+    MaxNLocator = _optional.matplotlib().ticker.MaxNLocator
 
     if labels is not None:
         step = max(1, math.ceil(d / 24))
@@ -268,7 +264,7 @@ def vector_field(generator: Tensor, grid: Grid, *, width: float = 1.5) -> Tensor
 
 
 def _speed_cmap(plt):
-    from matplotlib.colors import ListedColormap
+    ListedColormap = _optional.matplotlib().colors.ListedColormap
 
     return ListedColormap(plt.get_cmap("viridis")(torch.linspace(0, 0.85, 256).numpy()))  # no pale yellow
 
@@ -277,7 +273,7 @@ def _vector_fields_figure(generators: Tensor, grid: Grid, *, truth: Tensor | Non
     """The figure of :func:`plot_vector_fields`, not yet saved."""
     if grid.ndim != 2:
         raise ValueError(f"plot_vector_fields: needs a 2-D grid, got {grid!r}")
-    from matplotlib.colors import Normalize
+    Normalize = _optional.matplotlib().colors.Normalize
 
     plt = _plt()
     gens = _stack(generators, "plot_vector_fields")
@@ -362,7 +358,7 @@ def plot_vector_fields(
 def _history_figure(history: dict[str, list[float]], *, title: str = "training loss"):
     """The figure of :func:`plot_history`, not yet saved."""
     plt = _plt()
-    from matplotlib.ticker import MaxNLocator
+    MaxNLocator = _optional.matplotlib().ticker.MaxNLocator
     fig, ax = plt.subplots(figsize=(5.0, 3.4), layout="constrained")
     loss = list(history.get("loss", []))
     ax.plot(range(1, len(loss) + 1), loss, marker="o", ms=3, label="loss")

@@ -10,19 +10,34 @@ of :func:`lconv.data.pixel_permutation`): scrambled node ``j`` is original pixel
 * :func:`lattice_recovery`: the share of nodes a recovered ``order`` puts at their true
   site, after the best of the 8 symmetries of the square and the best shift.
 * :func:`plot_recovered_graph`, :func:`plot_unscrambled`: the figures.
+* :func:`save_topology`, :func:`load_topology`: a :class:`~lconv.discovery.TopologyResult`
+  as a ``.npz`` file (arrays and a JSON header, no pickle).
 """
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from .. import _optional
+from .._io import write_bytes
+from ..discovery import TopologyResult
 from ._figures import _plt, _save
 
-__all__ = ["edge_recovery", "grid_edges", "lattice_recovery", "plot_recovered_graph", "plot_unscrambled"]
+__all__ = [
+    "edge_recovery",
+    "grid_edges",
+    "lattice_recovery",
+    "load_topology",
+    "plot_recovered_graph",
+    "plot_unscrambled",
+    "save_topology",
+]
 
 
 def _shape(shape, where: str) -> tuple[int, int]:
@@ -191,7 +206,7 @@ def _graph_figure(edges, perm, shape, *, constant=None, title=None):
     ok = np.isin(e[:, 0] * key + e[:, 1], true[:, 0] * key + true[:, 1])
     yx = np.stack([p // w, p % w], 1).astype(float)
     fig, ax = plt.subplots(figsize=(5.2, 5.6))
-    from matplotlib.collections import LineCollection
+    LineCollection = _optional.matplotlib().collections.LineCollection
 
     def seg(sel):
         return np.stack([yx[e[sel, 0]][:, ::-1], yx[e[sel, 1]][:, ::-1]], 1)
@@ -265,3 +280,54 @@ def plot_unscrambled(
     | original (from the true ``perm``). The recovered image may be a rotated or reflected copy
     of the original (the lattice is found up to the symmetries of the square). Writes a PNG."""
     return _save(_unscrambled_figure(scrambled, order, perm, shape, title=title), path)
+
+
+# -- the topology as a file ---------------------------------------------------------------------------------------------
+
+
+def save_topology(result, path: str | Path) -> Path:
+    """Write a :class:`~lconv.discovery.TopologyResult` to ``path`` (``.npz``; arrays and a JSON header, no pickle)."""
+    header = dict(num_nodes=result.num_nodes, graph=result.graph, shape=result.shape, lattice_fit=result.lattice_fit,
+                  num_samples=result.num_samples, seconds=result.seconds)  # fmt: skip
+    arrays = dict(
+        edges=result.edges.numpy(),
+        weights=result.weights.numpy(),
+        knn_edges=result.knn_edges.numpy(),
+        constant=result.constant.numpy(),
+        isolated=result.isolated.numpy(),
+        coordinates=result.coordinates.numpy(),
+        order=(np.zeros(0, np.int64) if result.order is None else result.order.numpy()),
+        header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
+    )
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    path = Path(path)
+    write_bytes(path, buf.getvalue())
+    return path
+
+
+def load_topology(path: str | Path):
+    """The :class:`~lconv.discovery.TopologyResult` written by :func:`save_topology`."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            a = {k: z[k] for k in z.files}
+        header = json.loads(a.pop("header").tobytes().decode())
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"topology file {path} is unreadable ({exc}); delete it to fit the topology again") from None
+    t = {k: torch.from_numpy(v) for k, v in a.items()}
+    return TopologyResult(
+        edges=t["edges"],
+        weights=t["weights"],
+        num_nodes=int(header["num_nodes"]),
+        graph=header["graph"],
+        knn_edges=t["knn_edges"],
+        constant=t["constant"],
+        isolated=t["isolated"],
+        coordinates=t["coordinates"],
+        order=t["order"] if len(t["order"]) else None,
+        shape=None if header["shape"] is None else tuple(header["shape"]),
+        lattice_fit=header["lattice_fit"],
+        num_samples=int(header["num_samples"]),
+        seconds=header["seconds"],
+    )

@@ -1,4 +1,8 @@
-"""Data: image datasets and their variants, synthetic pairs with a planted symmetry, regression tasks with a known one."""
+"""Data: image datasets and their variants, synthetic pairs with a planted symmetry, regression tasks with a known one.
+
+Every name's home is this package (its ``__all__``); ``datasets``, ``files``, ``regression`` and
+``synthetic`` are the files it is written in.
+"""
 
 from .datasets import (
     DATASETS,

@@ -56,29 +56,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .. import _optional
 from .._io import atomic_writer
 from ..grid import Grid
 from .synthetic import grid_sample_transform
-
-__all__ = [
-    "DATASETS",
-    "ENV_VAR",
-    "SPLITS",
-    "VARIANTS",
-    "DatasetInfo",
-    "RemoteFile",
-    "apply_variant",
-    "download_dataset",
-    "download_file",
-    "load_dataset",
-    "load_images",
-    "pixel_permutation",
-    "resolve_data_dir",
-    "rotate_images",
-    "rotation_angles",
-    "scramble_pixels",
-    "split_validation",
-]
 
 #: Environment variable naming the data folder when no ``data_dir`` is given.
 ENV_VAR = "LCONV_DATA"
@@ -291,7 +272,8 @@ def download_file(
 
     The file is streamed to a temporary file beside ``path`` and renamed only once it is
     complete and its checksum (sha256 if given, else md5) matches; a failed or
-    mismatched download leaves nothing behind. ``file://`` URLs work too.
+    mismatched download leaves nothing behind. ``file://`` URLs work too. With ``progress``
+    a bar is drawn on stderr when rich is installed (``pip install "lconv[cli]"``).
 
     Raises:
         ValueError: no URL gave the right file and at least one gave a wrong checksum.
@@ -344,16 +326,15 @@ def _fetch(url: str, path: Path, want: tuple[str, str] | None, progress: bool, t
 
 @contextmanager
 def _progress_bar(name: str, total: int | None, enabled: bool) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar on stderr (or nothing); yields ``advance(nbytes)``."""
-    if not enabled:
+    """A rich progress bar on stderr (or nothing, also when rich is not installed); yields ``advance(nbytes)``."""
+    rich = _optional.rich_progress() if enabled else None
+    if rich is None:
         yield lambda n: None
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
-
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-               TimeRemainingColumn())  # fmt: skip
-    with Progress(*columns, console=Console(stderr=True)) as bar:
+    console, p = rich
+    columns = (p.TextColumn("{task.description}"), p.BarColumn(), p.DownloadColumn(), p.TransferSpeedColumn(),
+               p.TimeRemainingColumn())  # fmt: skip
+    with p.Progress(*columns, console=console.Console(stderr=True)) as bar:
         task = bar.add_task(name, total=total)
         yield lambda n: bar.advance(task, n)
 

@@ -65,21 +65,6 @@ from torch import Tensor
 
 from ..algebra import antisymmetric_space, kron_space
 
-__all__ = [
-    "REGRESSION_TASKS",
-    "Regression",
-    "c7_invariant_regression",
-    "c7_regression",
-    "kepler_regression",
-    "kepler_symmetries",
-    "liegan_two_body_regression",
-    "lorentz_regression",
-    "o5_regression",
-    "regression_task",
-    "two_body_states",
-    "two_body_step",
-]
-
 
 @dataclass
 class Regression:

@@ -30,16 +30,6 @@ from ..algebra import matrix_algebra, pushforward
 from ..algebra._lie import exp
 from ..grid import Grid
 
-__all__ = [
-    "IMAGE_ALGEBRAS",
-    "Pairs",
-    "band_limited_images",
-    "grid_sample_transform",
-    "image_pairs",
-    "uniform_images",
-    "vector_pairs",
-]
-
 
 def _affine(name: str) -> Tensor:
     se2 = matrix_algebra("se2", dtype=torch.float64)  # tx, ty, rotation (3x3 homogeneous)

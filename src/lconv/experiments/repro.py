@@ -16,9 +16,8 @@ from pathlib import Path
 import torch
 
 from .. import __version__, analysis
-from .. import generators as G
 from .._io import write_json, write_text
-from ..algebra import vector_field_space
+from ..algebra import exp, exp_approx, translation, vector_field_space
 from ..data import image_pairs
 from ..discovery import fit_pairs, fit_recursive
 from ..grid import Grid
@@ -34,14 +33,14 @@ def _cos(gens, truth) -> float:
 
 def _c1(seed: int, progress) -> list[Row]:
     grid = Grid(20)
-    T = G.translation(grid, dtype=torch.float64)[0]
+    T = translation(grid, dtype=torch.float64)[0]
     shift = grid.action_matrix(lambda f: grid.shift(f, 2))
     rows = []
     for k, paper, target in ((8, 0.77, "0.77"), (16, 0.93, "0.93-0.94")):
         rows.append(dict(experiment=f"(I + 2T/{k})^{k} vs shift by 2, d = 20", method="SWI generator",
-                         ours=analysis.cosine(G.exp_approx(T, 2.0, k), shift), paper=paper, target=target))  # fmt: skip
+                         ours=analysis.cosine(exp_approx(T, 2.0, k), shift), paper=paper, target=target))  # fmt: skip
     rows.append(dict(experiment="exp(2T) vs shift by 2, d = 20", method="SWI generator",
-                     ours=analysis.cosine(G.exp(T, 2.0), shift), paper=None, target="1"))  # fmt: skip
+                     ours=analysis.cosine(exp(T, 2.0), shift), paper=None, target="1"))  # fmt: skip
     return rows
 
 

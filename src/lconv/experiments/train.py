@@ -206,8 +206,8 @@ TOPOLOGY_FILE = "topology.npz"
 def _topology(folder: Path, x: Tensor, resume: bool, rank: int):
     """The pixel graph of ``lconv-graph``: fitted on the training images ``x`` (never the validation or test
     images, never the permutation) and kept in ``folder/topology.npz``, which a resumed run reads back."""
+    from ..analysis import load_topology, save_topology
     from ..discovery import fit_topology
-    from ..nn._graph_models import load_topology, save_topology
 
     path = folder / TOPOLOGY_FILE
     if resume and path.is_file():

@@ -12,7 +12,7 @@ from ._generators import (
     as_generators,
     learned,
 )
-from ._graph_models import GraphLConvClassifier, load_topology, save_topology
+from ._graph_models import GraphLConvClassifier
 from ._layer import LConv, LConvStack
 from ._lifted import (
     LeftInvariantGenerators,
@@ -66,6 +66,4 @@ __all__ = [
     "learned",
     "left_invariant",
     "lifted_max_pool2",
-    "load_topology",
-    "save_topology",
 ]

@@ -16,6 +16,10 @@ local              weights on each node's          ``n d K``            ``n d K`
 stencil            one ``K``-weight stencil        ``n K``              ``n d K``
                    shared by all nodes (Eq. 97)
 =================  ==============================  ===================  ==============
+
+Every constructor takes ``device=`` and ``dtype=`` as torch's modules do: the parameters
+(and buffers) are made there, in that floating dtype (default: torch's default dtype, on
+the CPU).
 """
 
 from __future__ import annotations
@@ -38,6 +42,13 @@ __all__ = [
     "as_generators",
     "learned",
 ]
+
+
+def factory(device, dtype, where: str) -> dict:
+    """``dict(device=, dtype=)`` for torch's factory functions, after checking that ``dtype`` is floating point."""
+    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"{where}: dtype must be a floating torch.dtype such as torch.float64, got {dtype!r}")
+    return dict(device=None if device is None else torch.device(device), dtype=dtype)
 
 
 def check_features(f: Tensor, d: int, where: str) -> None:
@@ -104,9 +115,11 @@ class FixedGenerators(Generators):
     Args:
         matrices: ``(n, d, d)`` or one ``(d, d)`` generator, e.g.
             ``generators.rotation(grid)``.
+        device, dtype: where and in which floating dtype the buffer is kept (default:
+            those of ``matrices``).
     """
 
-    def __init__(self, matrices: Tensor):
+    def __init__(self, matrices: Tensor, *, device: torch.device | str | None = None, dtype: torch.dtype | None = None):
         if not isinstance(matrices, Tensor):
             raise TypeError(f"FixedGenerators: expected a torch.Tensor (n, d, d), got {type(matrices).__name__}")
         if matrices.dim() == 2:
@@ -119,8 +132,9 @@ class FixedGenerators(Generators):
             raise TypeError(f"FixedGenerators: generators must be floating point, got {matrices.dtype}; use .float()")
         if not torch.isfinite(matrices).all():
             raise ValueError("FixedGenerators: the generators contain NaN or inf; pass finite matrices")
+        kw = factory(device, dtype, "FixedGenerators")
         super().__init__(matrices.shape[0], matrices.shape[-1])
-        self.register_buffer("L", matrices.detach().clone())
+        self.register_buffer("L", matrices.detach().to(**kw).clone())
 
     def forward(self, f: Tensor) -> Tensor:
         check_features(f, self.d, type(self).__name__)
@@ -146,9 +160,10 @@ class DenseGenerators(Generators):
     Init: entries i.i.d. ``N(0, 1/d)``, so that ``|L_i f| ~ |f|`` for random ``f``.
     """
 
-    def __init__(self, n: int, d: int):
+    def __init__(self, n: int, d: int, *, device: torch.device | str | None = None, dtype: torch.dtype | None = None):
+        kw = factory(device, dtype, "DenseGenerators")
         super().__init__(n, d)
-        self.weight = nn.Parameter(torch.randn(n, d, d) / math.sqrt(d))
+        self.weight = nn.Parameter(torch.randn(n, d, d, **kw) / math.sqrt(d))
 
     def forward(self, f: Tensor) -> Tensor:
         check_features(f, self.d, type(self).__name__)
@@ -171,13 +186,16 @@ class LowRankGenerators(Generators):
     Init: ``U ~ N(0, 1/r)``, ``V ~ N(0, 1/d)`` entry-wise, so that ``|L_i f| ~ |f|``.
     """
 
-    def __init__(self, n: int, d: int, rank: int):
+    def __init__(
+        self, n: int, d: int, rank: int, *, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+    ):
+        kw = factory(device, dtype, "LowRankGenerators")
         super().__init__(n, d)
         if not isinstance(rank, int) or not 1 <= rank <= d:
             raise ValueError(f"LowRankGenerators: rank must be an int in 1..{d}, got {rank!r}")
         self.rank = rank
-        self.U = nn.Parameter(torch.randn(n, d, rank) / math.sqrt(rank))
-        self.V = nn.Parameter(torch.randn(n, d, rank) / math.sqrt(d))
+        self.U = nn.Parameter(torch.randn(n, d, rank, **kw) / math.sqrt(rank))
+        self.V = nn.Parameter(torch.randn(n, d, rank, **kw) / math.sqrt(d))
 
     def forward(self, f: Tensor) -> Tensor:
         check_features(f, self.d, type(self).__name__)
@@ -217,9 +235,20 @@ class LocalGenerators(Generators):
         mask: ``(d, K)`` bool, which slots exist.
         n: number of generators.
         difference: use the incidence (difference) form.
+        device, dtype: where the weights and buffers are made, and the weights' floating dtype.
     """
 
-    def __init__(self, index: Tensor, mask: Tensor, n: int, *, difference: bool = False):
+    def __init__(
+        self,
+        index: Tensor,
+        mask: Tensor,
+        n: int,
+        *,
+        difference: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
+        kw = factory(device, dtype, type(self).__name__)
         index = torch.as_tensor(index)
         mask = torch.as_tensor(mask, dtype=torch.bool)
         if index.dim() != 2 or mask.shape != index.shape:
@@ -231,34 +260,38 @@ class LocalGenerators(Generators):
             raise ValueError(f"{type(self).__name__}: index refers to nodes outside 0..{d - 1}")
         super().__init__(n, d)
         self.difference = difference
-        self.register_buffer("index", index.long().contiguous())
-        self.register_buffer("mask", mask.contiguous())
-        own = (index == torch.arange(d)[:, None]) & mask
+        self.register_buffer("index", index.long().to(kw["device"]).contiguous())
+        self.register_buffer("mask", mask.to(kw["device"]).contiguous())
+        own = (self.index == torch.arange(d, device=self.index.device)[:, None]) & self.mask
         slots = own.all(0).nonzero()
         # a slot that is every node itself (the centre of a grid stencil) takes W0 and the
         # difference form's -sum_j w; without one, weighted_sum appends it
         self._self_slot = int(slots[0]) if len(slots) else None
-        self._init_weight(n, d, k)
+        self._init_weight(n, d, k, kw)
 
-    def _init_weight(self, n: int, d: int, k: int) -> None:
-        self.weight = nn.Parameter(torch.randn(n, d, k) / math.sqrt(k))
+    def _init_weight(self, n: int, d: int, k: int, kw: dict) -> None:
+        self.weight = nn.Parameter(torch.randn(n, d, k, **kw) / math.sqrt(k))
 
     def node_weights(self) -> Tensor:
         """Masked weights per node and slot, ``(n, d, K)``."""
         return self.weight * self.mask
 
     @classmethod
-    def on_grid(cls, grid: Grid, n: int, radius: int = 1, *, difference: bool = False) -> LocalGenerators:
+    def on_grid(
+        cls, grid: Grid, n: int, radius: int = 1, *, difference: bool = False, device=None, dtype=None
+    ) -> LocalGenerators:
         """Weights on the ``(2 radius + 1)^ndim`` box around every node of ``grid``."""
         index, mask, _ = grid.neighbours(radius)
-        return cls(index, mask, n, difference=difference)
+        return cls(index, mask, n, difference=difference, device=device, dtype=dtype)
 
     @classmethod
-    def on_graph(cls, edge_index: Tensor, num_nodes: int, n: int, *, difference: bool = False) -> LocalGenerators:
+    def on_graph(
+        cls, edge_index: Tensor, num_nodes: int, n: int, *, difference: bool = False, device=None, dtype=None
+    ) -> LocalGenerators:
         """One weight per directed edge ``(2, E)`` of a graph: slot ``j`` of node ``v`` is its j-th out-edge."""
         from ..algebra._graph import _check_edges
 
-        e = _check_edges(edge_index, num_nodes, f"{cls.__name__}.on_graph")
+        e = _check_edges(edge_index, num_nodes, f"{cls.__name__}.on_graph").cpu()
         order = torch.argsort(e[0], stable=True)
         src, dst = e[0, order], e[1, order]
         deg = torch.bincount(src, minlength=num_nodes)
@@ -269,7 +302,7 @@ class LocalGenerators(Generators):
         mask = torch.zeros(num_nodes, k, dtype=torch.bool)
         index[src, slot] = dst
         mask[src, slot] = True
-        return cls(index, mask, n, difference=difference)
+        return cls(index, mask, n, difference=difference, device=device, dtype=dtype)
 
     def edge_weights(self, edge_index: Tensor) -> Tensor:
         """Weights ``(n, E)`` of the edges of an :meth:`on_graph` layer, in the order of ``edge_index``."""
@@ -313,14 +346,23 @@ class StencilGenerators(LocalGenerators):
     Init: ``N(0, 1/K)``.
     """
 
-    def __init__(self, grid: Grid, n: int, radius: int = 1, *, difference: bool = False):
+    def __init__(
+        self,
+        grid: Grid,
+        n: int,
+        radius: int = 1,
+        *,
+        difference: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         index, mask, offsets = grid.neighbours(radius)
-        super().__init__(index, mask, n, difference=difference)
+        super().__init__(index, mask, n, difference=difference, device=device, dtype=dtype)
         self.offsets = offsets  # (K, ndim), Cartesian: slot j reads the node at v + offsets[j]
         self.grid_shape, self.periodic, self.radius = grid.shape, grid.periodic, radius
 
-    def _init_weight(self, n: int, d: int, k: int) -> None:
-        self.weight = nn.Parameter(torch.randn(n, k) / math.sqrt(k))
+    def _init_weight(self, n: int, d: int, k: int, kw: dict) -> None:
+        self.weight = nn.Parameter(torch.randn(n, k, **kw) / math.sqrt(k))
 
     def node_weights(self) -> Tensor:
         return self.weight[:, None, :] * self.mask
@@ -355,6 +397,8 @@ def learned(
     stencil: int | None = None,
     edges: Tensor | None = None,
     difference: bool = False,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
 ) -> Generators:
     """Learnable generators on a grid, a graph or ``d`` unstructured nodes.
 
@@ -371,6 +415,8 @@ def learned(
             (:class:`LocalGenerators.on_graph`).
         difference: for ``local``, ``stencil`` and ``edges``, the incidence form of
             Eq. 72 (``l (f_nu - f_mu)``).
+        device, dtype: where and in which floating dtype the parameters are made, as for
+            torch's modules.
 
     Example:
         >>> gens = learned(Grid((28, 28)), n=4, rank=8)
@@ -386,12 +432,13 @@ def learned(
         raise TypeError(f"learned: space must be a Grid or a positive int (number of nodes), got {space!r}")
     if chosen and chosen[0] in ("local", "stencil") and not isinstance(space, Grid):
         raise ValueError(f"learned: {chosen[0]}= needs a Grid for its neighbourhoods; pass Grid(shape) as space")
+    kw = dict(device=device, dtype=dtype)
     if rank is not None:
-        return LowRankGenerators(n, d, rank)
+        return LowRankGenerators(n, d, rank, **kw)
     if local is not None:
-        return LocalGenerators.on_grid(space, n, local, difference=difference)
+        return LocalGenerators.on_grid(space, n, local, difference=difference, **kw)
     if stencil is not None:
-        return StencilGenerators(space, n, stencil, difference=difference)
+        return StencilGenerators(space, n, stencil, difference=difference, **kw)
     if edges is not None:
-        return LocalGenerators.on_graph(edges, d, n, difference=difference)
-    return DenseGenerators(n, d)
+        return LocalGenerators.on_graph(edges, d, n, difference=difference, **kw)
+    return DenseGenerators(n, d, **kw)

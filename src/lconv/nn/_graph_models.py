@@ -17,15 +17,12 @@ unscrambling first would give the same model (up to the order of the nodes) and 
 needed. Constant pixels are isolated (no edges): their generators are zero and only
 ``W0`` sees them.
 
-:func:`save_topology` and :func:`load_topology` write and read a
-:class:`~lconv.discovery.TopologyResult` as a ``.npz`` file (no pickle), which
+:func:`lconv.analysis.save_topology` and :func:`lconv.analysis.load_topology` write and read
+the :class:`~lconv.discovery.TopologyResult` (a layer above this one), which
 ``lconv train --model lconv-graph`` keeps in its run folder and reuses on ``--resume``.
 """
 
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -34,7 +31,7 @@ from torch import Tensor, nn
 from ._generators import LocalGenerators
 from ._layer import LConv
 
-__all__ = ["GraphLConvClassifier", "graph_edges", "load_topology", "save_topology"]
+__all__ = ["GraphLConvClassifier", "graph_edges"]
 
 
 def _grid_edges(h: int, w: int) -> Tensor:
@@ -127,60 +124,3 @@ class GraphLConvClassifier(nn.Module):
 
     def extra_repr(self) -> str:
         return f"image_shape={self.image_shape}, undirected_edges={self.num_edges}"
-
-
-# -- the topology as a file ---------------------------------------------------------------------------------------------
-
-
-def save_topology(result, path: str | Path) -> Path:
-    """Write a :class:`~lconv.discovery.TopologyResult` to ``path`` (``.npz``; arrays and a JSON header, no pickle)."""
-    import io
-
-    from .._io import write_bytes
-
-    header = dict(num_nodes=result.num_nodes, graph=result.graph, shape=result.shape, lattice_fit=result.lattice_fit,
-                  num_samples=result.num_samples, seconds=result.seconds)  # fmt: skip
-    arrays = dict(
-        edges=result.edges.numpy(),
-        weights=result.weights.numpy(),
-        knn_edges=result.knn_edges.numpy(),
-        constant=result.constant.numpy(),
-        isolated=result.isolated.numpy(),
-        coordinates=result.coordinates.numpy(),
-        order=(np.zeros(0, np.int64) if result.order is None else result.order.numpy()),
-        header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
-    )
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    path = Path(path)
-    write_bytes(path, buf.getvalue())
-    return path
-
-
-def load_topology(path: str | Path):
-    """The :class:`~lconv.discovery.TopologyResult` written by :func:`save_topology`."""
-    from ..discovery import TopologyResult
-
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            a = {k: z[k] for k in z.files}
-        header = json.loads(a.pop("header").tobytes().decode())
-    except (OSError, ValueError, KeyError) as exc:
-        raise ValueError(f"topology file {path} is unreadable ({exc}); delete it to fit the topology again") from None
-    t = {k: torch.from_numpy(v) for k, v in a.items()}
-    return TopologyResult(
-        edges=t["edges"],
-        weights=t["weights"],
-        num_nodes=int(header["num_nodes"]),
-        graph=header["graph"],
-        knn_edges=t["knn_edges"],
-        constant=t["constant"],
-        isolated=t["isolated"],
-        coordinates=t["coordinates"],
-        order=t["order"] if len(t["order"]) else None,
-        shape=None if header["shape"] is None else tuple(header["shape"]),
-        lattice_fit=header["lattice_fit"],
-        num_samples=int(header["num_samples"]),
-        seconds=header["seconds"],
-    )

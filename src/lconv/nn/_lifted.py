@@ -42,7 +42,7 @@ from torch import Tensor, nn
 
 from ..algebra import central_difference, swi_derivative
 from ..grid import Grid
-from ._generators import Generators, check_features
+from ._generators import Generators, check_features, factory
 
 __all__ = [
     "LeftInvariantGenerators",
@@ -461,12 +461,24 @@ class LeftInvariantGenerators(Generators):
         n: number of generators; default all fields (3 for SE(2), 6 for SE(3)).
             Other values need ``learned=True``.
         learned: learn the coefficients ``c`` (see above).
+        device, dtype: where the buffers and learned coefficients are made, and the
+            coefficients' floating dtype (the fields follow the dtype of their input).
 
     Shapes:
         input ``(..., M d)``; output ``(..., n, M d)``.
     """
 
-    def __init__(self, space, *, method: str = "central", n: int | None = None, learned: bool = False):
+    def __init__(
+        self,
+        space,
+        *,
+        method: str = "central",
+        n: int | None = None,
+        learned: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
+        kw = factory(device, dtype, "LeftInvariantGenerators")
         if not isinstance(space, _LiftedGrid):
             raise TypeError(
                 f"LeftInvariantGenerators: space must be an SE2Grid or SE3Grid, got {type(space).__name__}; "
@@ -496,12 +508,12 @@ class LeftInvariantGenerators(Generators):
         else:
             plus = space._table[:, space.quarter_turns]  # (24, 3): index of h_m r_a
             minus = space._table[:, space._inverse[space.quarter_turns]]
-            self.register_buffer("plus", plus.T.contiguous(), persistent=False)
-            self.register_buffer("minus", minus.T.contiguous(), persistent=False)
+            self.register_buffer("plus", plus.T.to(kw["device"]).contiguous(), persistent=False)
+            self.register_buffer("minus", minus.T.to(kw["device"]).contiguous(), persistent=False)
         if learned:
-            init = torch.randn(n, fields) / math.sqrt(fields)
+            init = torch.randn(n, fields, **kw) / math.sqrt(fields)
             k = min(n, fields)
-            init[:k] = torch.eye(fields)[:k]
+            init[:k] = torch.eye(fields, **kw)[:k]
             self.coefficients = nn.Parameter(init)
         else:
             self.coefficients = None
@@ -626,7 +638,15 @@ class LeftInvariantGenerators(Generators):
         return f"{self.space!r}, n={self.n}, method={self.method!r}, learned={self.learned}"
 
 
-def left_invariant(space, *, method: str = "central", n: int | None = None, learned: bool = False):
+def left_invariant(
+    space,
+    *,
+    method: str = "central",
+    n: int | None = None,
+    learned: bool = False,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+):
     """The left-invariant generators of a lifted grid (:class:`LeftInvariantGenerators`).
 
     Example:
@@ -634,7 +654,7 @@ def left_invariant(space, *, method: str = "central", n: int | None = None, lear
         >>> space = SE2Grid(Grid((16, 16)), orientations=8)
         >>> layer = LConv(4, 4, generators=left_invariant(space))   # equivariant to SE2Grid.rot90 and shifts
     """
-    return LeftInvariantGenerators(space, method=method, n=n, learned=learned)
+    return LeftInvariantGenerators(space, method=method, n=n, learned=learned, device=device, dtype=dtype)
 
 
 # ----------------------------------------------------------------------------- lifting and pooling

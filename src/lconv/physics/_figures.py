@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from .. import _optional
 from .._io import write_bytes
 from ..grid import Grid
 from ._noether import NoetherCurrent, current_field
@@ -15,12 +16,7 @@ __all__ = ["plot_noether_current"]
 
 
 def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+    return _optional.pyplot()
 
 
 def plot_noether_current(
