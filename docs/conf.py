@@ -33,6 +33,7 @@ myst_heading_anchors = 3
 napoleon_google_docstring = True
 napoleon_numpy_docstring = True
 napoleon_use_rtype = False
+napoleon_custom_sections = ["Shapes", "Init"]  # the docstrings' own sections, shown as headed blocks
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_typehints_description_target = "documented"
