@@ -4,8 +4,6 @@ Build: ``sphinx-build -W --keep-going -n -b html docs docs/_build/html`` (strict
 reference fails the build).
 """
 
-from pathlib import Path
-
 import lconv
 
 project = "lconv"
@@ -203,14 +201,7 @@ def _skip_namedtuple_fields(app, what, name, obj, skip, options):
     return None
 
 
-def _drop_missing_design(app, docname, source):
-    # The index lists design.md; a checkout without that page builds without the entry.
-    if docname == "index" and not (Path(app.srcdir) / "design.md").exists():
-        source[0] = source[0].replace("\ndesign\n", "\n")
-
-
 def setup(app):
-    app.connect("source-read", _drop_missing_design)
     app.connect("autodoc-skip-member", _skip_namedtuple_fields)
     app.connect("missing-reference", _resolve_reexport)
     app.connect("autodoc-process-docstring", _constant_docstring)
