@@ -87,15 +87,20 @@ def _lookup(path):
     return None
 
 
+_DOCUMENTED: dict = {}  # id(object) -> its documented name, filled once the sources are read
+
+
+def _forget_documented(app, env):
+    _DOCUMENTED.clear()
+
+
 def _documented(env):
-    cache = getattr(env, "_lconv_documented", None)
-    if cache is None:
-        cache = {}
+    cache = _DOCUMENTED
+    if not cache:
         for name in env.get_domain("py").objects:
             obj = _lookup(name)
             if obj is not None and not isinstance(obj, (int, float, str, bool, type(None))):
                 cache.setdefault(id(obj), name)
-        env._lconv_documented = cache
     return cache
 
 
@@ -203,6 +208,7 @@ def _skip_namedtuple_fields(app, what, name, obj, skip, options):
 
 def setup(app):
     app.connect("autodoc-skip-member", _skip_namedtuple_fields)
+    app.connect("env-updated", _forget_documented)
     app.connect("missing-reference", _resolve_reexport)
     app.connect("autodoc-process-docstring", _constant_docstring)
     app.connect("source-read", _list_constants)
