@@ -132,3 +132,65 @@ def test_train_lconv_graph_on_too_few_images_says_what_to_raise(tmp_path):
     with pytest.raises(ValueError, match="raise --train-size"):
         train(out=tmp_path / "run", model="lconv-graph", variant="rotated-scrambled", train_size=40, epochs=1,
               data_dir=SHARED)  # fmt: skip
+
+
+def test_lattice_se2_model_puts_pixels_back_and_keeps_quarter_turn_invariance():
+    from lconv.nn import LatticeSE2Classifier, SE2LConvClassifier
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 1, 8, 8, dtype=torch.float64)
+    perm = torch.randperm(64)
+    scrambled = x.flatten(2)[..., perm].reshape(x.shape)  # scrambled pixel j is pixel perm[j]
+    order = torch.argsort(perm)  # scrambled[:, order] is back on the lattice
+    model = LatticeSE2Classifier((1, 8, 8), 5, order, channels=3, layers=2).double().eval()
+    plain = SE2LConvClassifier((1, 8, 8), 5, channels=3, layers=2).double().eval()
+    plain.load_state_dict(model.se2.state_dict())
+    assert torch.allclose(model(scrambled), plain(x), atol=1e-12)
+    turned = torch.rot90(x, 1, (-2, -1)).flatten(2)[..., perm].reshape(x.shape)
+    assert torch.allclose(model(turned), model(scrambled), atol=1e-10)  # a quarter turn of the hidden lattice
+    assert not torch.allclose(model(scrambled), plain(scrambled), atol=1e-3)  # the order matters
+    with pytest.raises(ValueError, match="permutation of the 64 pixels"):
+        LatticeSE2Classifier((1, 8, 8), 5, torch.zeros(64, dtype=torch.long))
+
+
+def test_build_lattice_model_from_a_topology_and_refuse_a_graph_without_lattice(scrambled):
+    from lconv.nn import LatticeSE2Classifier, build_model
+
+    x, perm, topo = scrambled
+    model = build_model("lconv-se2-lattice", (1, H, W), 10, graph=topo, channels=2, layers=1)
+    assert isinstance(model, LatticeSE2Classifier) and torch.equal(model.order, topo.order)
+    assert param_count(model) == param_count(build_model("lconv-se2", (1, H, W), 10, channels=2, layers=1))
+    no_lattice = type(topo)(**{**topo.__dict__, "order": None, "graph": "knn"})
+    with pytest.raises(ValueError, match="use lconv-graph"):
+        build_model("lconv-se2-lattice", (1, H, W), 10, graph=no_lattice)
+    with pytest.raises(TypeError, match="graph is an option of"):
+        build_model("lconv-se2", (1, H, W), 10, graph=topo)
+
+
+def test_pooled_cnn_has_at_least_the_se2_models_parameters():
+    from lconv.nn import CNN, build_model
+
+    cnn = build_model("cnn-pooled", (1, 28, 28), 10)
+    assert isinstance(cnn, CNN) and cnn(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    assert param_count(cnn) >= param_count(build_model("lconv-se2", (1, 28, 28), 10))
+    assert any(isinstance(m, torch.nn.MaxPool2d) for m in cnn.modules())
+
+
+@needs_shared
+def test_train_lattice_se2_model_reports_the_lattice_it_found(tmp_path):
+    from lconv.experiments.dtable import markdown
+    from lconv.experiments.train import train
+
+    opts = dict(dataset="mnist", variant="rotated-scrambled", model="lconv-se2-lattice", channels=4, layers=1,
+                train_size=2500, batch_size=128, seed=0, data_dir=SHARED)  # fmt: skip
+    folder, m = train(out=tmp_path / "run", epochs=1, **opts)
+    assert (folder / "topology.npz").is_file() and m["topology_lattice_found"] is True
+    assert 0.8 < m["topology_lattice_fraction"] <= 1
+    from safetensors.torch import load_file
+
+    best = load_file(str(folder / "best.safetensors"))
+    assert torch.equal(best["model.order"], load_topology(folder / "topology.npz").order)  # the checkpoint keeps the order
+    row = dict(dataset="mnist", variant="rotated-scrambled", model="lconv-se2-lattice", test_accuracy=0.5, paper=None,
+               param_count=m["param_count"], lr=0.002, epoch_seconds=1.0, test_std=0.0, seeds=[0],
+               discovery=dict(edge_recall=0.99, edge_precision=0.98, lattice_fraction=0.97, seconds=2.0))  # fmt: skip
+    assert "| mnist | rotated-scrambled | lconv-se2-lattice | 0.9900 | 0.9800 | 0.9700 | 2.0 |" in markdown([row], "x")

@@ -306,7 +306,10 @@ def _print_dataset(task: str, metrics: dict, folder) -> None:
 def train(
     dataset: str = typer.Option(None, help="mnist, fashion-mnist, cifar10 or cifar100 \\[default: mnist]."),
     variant: str = typer.Option(None, help="default, rotated or rotated-scrambled \\[default: default]."),
-    model: str = typer.Option(None, help="lconv, lconv-se2, lconv-graph, cnn, fc, fc-shallow, lconv-random or escnn \\[default: lconv]."),
+    model: str = typer.Option(
+        None,
+        help="lconv, lconv-se2, lconv-se2-lattice, lconv-graph, cnn, cnn-pooled, fc, fc-shallow, lconv-random or escnn \\[default: lconv].",
+    ),
     layers: int = typer.Option(None, min=1, help="Hidden layers \\[default: 1]."),
     channels: int = typer.Option(
         None, min=1, help="Channels (filters) per hidden layer \\[default: 8 L-conv/FC, 32 CNN]."

@@ -100,7 +100,7 @@ def d_table(
                                      test_accuracy=statistics.fmean(r["test_accuracy"] for r in runs),
                                      test_std=_std([r["test_accuracy"] for r in runs]),
                                      epoch_seconds=statistics.fmean(r["epoch_seconds"] for r in runs),
-                                     param_count=runs[0]["param_count"],
+                                     param_count=runs[0]["param_count"], discovery=_discovery(runs),
                                      runs=[dict(seed=s, val_accuracy=r["val_accuracy"], test_accuracy=r["test_accuracy"])
                                            for s, r in zip(seeds, runs)]))  # fmt: skip
                 g = max(grid, key=lambda r: r["val_accuracy"])  # the first of equals: grid order breaks ties
@@ -123,6 +123,20 @@ def d_table(
     if table is not None:
         write_text(table, md)
     return folder, rows
+
+
+_DISCOVERY = ("topology_edge_recall", "topology_edge_precision", "topology_lattice_fraction", "topology_seconds")
+
+
+def _discovery(runs: list[dict]) -> dict | None:
+    """The mean over the seeds of how well each run found the pixel lattice (models that fit it; else None)."""
+    if "topology_edge_recall" not in runs[0]:
+        return None
+    out = {}
+    for key in _DISCOVERY:
+        values = [r[key] for r in runs if r.get(key) is not None]
+        out[key.removeprefix("topology_")] = statistics.fmean(values) if values else None
+    return out
 
 
 def _std(values: list[float]) -> float:
@@ -158,6 +172,18 @@ def markdown(rows: list[dict], command: str) -> str:
         test = acc(r["test_accuracy"], r.get("test_std", 0.0))
         lines.append(f"| {r['dataset']} | {r['variant']} | {r['model']} | {test} | {paper} | "
                      f"{r['param_count']:,} | {r['lr']:g} | {r['epoch_seconds']:.1f} |")  # fmt: skip
+    found = [r for r in rows if r.get("discovery")]
+    if found:
+        lines += ["", "The pixel lattice each model found on its training images alone (`fit_topology`; mean over the "
+                  "seeds), against the true one: share of the true 4-neighbour edges recovered, share of the recovered "
+                  "edges that are true, share of the varying pixels placed at their true position up to a symmetry "
+                  "of the square:", "",
+                  "| dataset | variant | model | edges recovered | edges true | lattice | s |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+        for r in found:
+            q = r["discovery"]
+            cell = lambda v: "" if v is None else f"{v:.4f}"  # noqa: E731
+            lines.append(f"| {r['dataset']} | {r['variant']} | {r['model']} | {cell(q['edge_recall'])} | "
+                         f"{cell(q['edge_precision'])} | {cell(q['lattice_fraction'])} | {q['seconds']:.1f} |")  # fmt: skip
     if lr_grid:
         lrs = [g["lr"] for g in rows[0]["grid"]]
         mean = " (mean over the seeds;" if n_seeds > 1 else " ("

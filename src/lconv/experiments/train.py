@@ -204,8 +204,9 @@ TOPOLOGY_FILE = "topology.npz"
 
 
 def _topology(folder: Path, x: Tensor, resume: bool, rank: int):
-    """The pixel graph of ``lconv-graph``: fitted on the training images ``x`` (never the validation or test
-    images, never the permutation) and kept in ``folder/topology.npz``, which a resumed run reads back."""
+    """The pixel graph of ``lconv-graph`` and ``lconv-se2-lattice``: fitted on the training images ``x``
+    (never the validation or test images, never the permutation) and kept in ``folder/topology.npz``, which a
+    resumed run reads back."""
     from ..analysis import load_topology, save_topology
     from ..discovery import fit_topology
 
@@ -214,7 +215,7 @@ def _topology(folder: Path, x: Tensor, resume: bool, rank: int):
         return load_topology(path)
     if len(x) < 50:
         raise ValueError(
-            f"lconv-graph fits the pixel graph on the training images, and {len(x)} are too few: raise --train-size "
+            f"the model fits the pixel graph on the training images, and {len(x)} are too few: raise --train-size "
             "(the 28 x 28 lattice needs about 2,000)"
         )
     # one value per pixel and image: the channels' mean (the graph is on pixels; channels share it)
@@ -392,7 +393,7 @@ def _run(config: dict, folder: Path, rank: int, world: int, dev: torch.device, *
     num_classes = DATASETS[config["dataset"]].num_classes
 
     extra, discovery = {}, {}
-    if config["model"] == "lconv-graph":  # the graph of the pixels, found on the training images alone
+    if config["model"] in ("lconv-graph", "lconv-se2-lattice"):  # the pixels' graph, from the training images alone
         topology = _topology(folder, x, resume, rank)
         extra["graph"] = topology
         discovery = _discovery_metrics(topology, config, tuple(x.shape[2:]))

@@ -24,6 +24,7 @@ __all__ = [
     "CNN",
     "FullyConnected",
     "LConvClassifier",
+    "LatticeSE2Classifier",
     "SE2LConvClassifier",
     "ShallowFC",
     "build_model",
@@ -31,7 +32,10 @@ __all__ = [
     "param_count",
 ]
 
-MODELS = ("lconv", "lconv-random", "lconv-se2", "lconv-graph", "cnn", "fc", "fc-shallow", "escnn")
+MODELS = (
+    "lconv", "lconv-random", "lconv-se2", "lconv-se2-lattice", "lconv-graph", "cnn", "cnn-pooled", "fc", "fc-shallow",
+    "escnn",
+)  # fmt: skip
 
 
 def param_count(model: nn.Module, *, trainable: bool = True) -> int:
@@ -264,6 +268,45 @@ class SE2LConvClassifier(nn.Module):
         return self.head(self.features(x))
 
 
+class LatticeSE2Classifier(nn.Module):
+    """:class:`SE2LConvClassifier` on a pixel lattice found in the data: pixels put back in order, then lifted.
+
+    For images whose pixels were permuted by an unknown fixed permutation (the
+    ``rotated-scrambled`` variant), :func:`~lconv.discovery.fit_topology` recovers the
+    lattice from the training images alone and returns ``order``, with ``x[:, order]`` the
+    samples back on a lattice (up to a symmetry of the square and a shift, which the
+    model does not need to know). This module gathers the pixels by ``order`` (a fixed
+    buffer, no parameters) and applies the SE(2)-equivariant classifier on the lattice.
+    Without a lattice (``order=None``) it is the image's own grid.
+
+    Args:
+        image_shape: ``(C, H, W)``.
+        num_classes: number of classes.
+        order: int64 ``(H W,)``, a permutation of the pixels (``TopologyResult.order``), or None.
+        **options: those of :class:`SE2LConvClassifier`.
+
+    Shapes:
+        input ``(batch, C, H, W)`` (scrambled pixels); output ``(batch, num_classes)``.
+    """
+
+    def __init__(self, image_shape: tuple[int, int, int], num_classes: int, order: Tensor | None = None, **options):
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        d = self.image_shape[1] * self.image_shape[2]
+        order = torch.arange(d) if order is None else torch.as_tensor(order, dtype=torch.long).flatten()
+        if len(order) != d or not torch.equal(order.sort().values, torch.arange(d)):
+            raise ValueError(
+                f"LatticeSE2Classifier: order must be a permutation of the {d} pixels, got shape {tuple(order.shape)}; "
+                "pass TopologyResult.order of fit_topology on these images"
+            )
+        self.register_buffer("order", order)
+        self.se2 = SE2LConvClassifier(self.image_shape, num_classes, **options)
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_images(x, self.image_shape, type(self).__name__)
+        return self.se2(x.flatten(2)[:, :, self.order].reshape(x.shape))
+
+
 class CNN(nn.Module):
     """``k x k`` convolutions (ReLU, optional 2x2 max-pooling after each), then flatten and a linear head.
 
@@ -424,9 +467,11 @@ MODEL_DEFAULTS: dict[str, dict] = {
     "lconv-random": dict(channels=8, n_generators=8, rank=10),
     "lconv-graph": dict(channels=16, n_generators=8),
     "lconv-se2": dict(channels=24, layers=3, n_generators=3, pool=True, orientations=4),
+    "lconv-se2-lattice": dict(channels=24, layers=3, n_generators=3, pool=True, orientations=4),
     "fc": dict(channels=8, n_generators=8, rank=10),
     "fc-shallow": dict(channels=8, n_generators=8, rank=10),
     "cnn": dict(channels=32, kernel=5, padding="valid", pool=False),
+    "cnn-pooled": dict(channels=40, layers=2, kernel=5, padding="same", pool=True),
     "escnn": dict(channels=32, kernel=5),
 }
 
@@ -459,11 +504,14 @@ def build_model(name: str, image_shape: tuple[int, int, int], num_classes: int, 
     ``lconv-graph`` (:class:`GraphLConvClassifier`) takes ``layers``, ``channels``,
     ``n_generators`` and ``graph``: the :class:`~lconv.discovery.TopologyResult` of
     ``fit_topology`` on the (scrambled) training images, or edges ``(E, 2)``; without it the
-    image's own 4-neighbour grid.
+    image's own 4-neighbour grid. ``lconv-se2-lattice`` (:class:`LatticeSE2Classifier`) is
+    ``lconv-se2`` after putting the pixels back on the lattice of ``graph`` (its ``order``;
+    without it the image's own grid). ``cnn-pooled`` is the CNN with 2x2 max-pooling and
+    ``"same"`` padding, sized to have at least as many parameters as ``lconv-se2``.
     """
     graph = options.pop("graph", None)
-    if graph is not None and name != "lconv-graph":
-        raise TypeError(f"build_model: graph is an option of lconv-graph, not of {name}")
+    if graph is not None and name not in ("lconv-graph", "lconv-se2-lattice"):
+        raise TypeError(f"build_model: graph is an option of lconv-graph and lconv-se2-lattice, not of {name}")
     o = model_options(name, **options)
     if not isinstance(o["layers"], int) or o["layers"] < 1:
         raise ValueError(f"layers must be a positive int, got {o['layers']!r}")
@@ -476,17 +524,24 @@ def build_model(name: str, image_shape: tuple[int, int, int], num_classes: int, 
         return GraphLConvClassifier(
             image_shape, num_classes, graph, channels=o["channels"], layers=o["layers"], n_generators=o["n_generators"]
         )
-    if name == "lconv-se2":
+    if name in ("lconv-se2", "lconv-se2-lattice"):
         if o["n_generators"] != 3:
             raise ValueError(
                 f"lconv-se2 uses the 3 left-invariant generators of se(2), got n_generators={o['n_generators']}; "
                 "drop --generators (learned combinations: build_model(..., learned=True))"
             )
         extra = {k: o[k] for k in ("orientations", "learned", "norm", "lift_average", "lift_pool") if k in o}
-        return SE2LConvClassifier(
-            image_shape, num_classes, channels=o["channels"], layers=o["layers"], pool=o["pool"], **extra
-        )
-    if name == "cnn":
+        se2 = dict(channels=o["channels"], layers=o["layers"], pool=o["pool"], **extra)
+        if name == "lconv-se2":
+            return SE2LConvClassifier(image_shape, num_classes, **se2)
+        order = getattr(graph, "order", graph)
+        if graph is not None and order is None:
+            raise ValueError(
+                f"lconv-se2-lattice: no lattice was found in the images (graph {getattr(graph, 'graph', '?')!r}); "
+                "use lconv-graph, which works on any graph"
+            )
+        return LatticeSE2Classifier(image_shape, num_classes, order, **se2)
+    if name in ("cnn", "cnn-pooled"):
         cnn = {k: o[k] for k in ("channels", "layers", "kernel", "padding", "pool")}
         return CNN(image_shape, num_classes, **cnn)
     if name == "fc":
