@@ -111,14 +111,15 @@ def test_discover_on_cuda_finds_the_rotation(tmp_path):
 
 
 def test_vector_field_discovery_on_cuda_matches_the_cpu():
-    from lconv.algebra import vector_field_space
+    from lconv.algebra import SearchSpace
     from lconv.analysis import cosine
     from lconv.data import image_pairs
     from lconv.discovery import fit_pairs
 
     p = image_pairs("translation", n=120, size=6, images="band-limited", transform="exact", seed=0)
-    cpu = fit_pairs(p.x, p.y, 2, basis=vector_field_space(p.grid), epochs=4)
-    gpu = fit_pairs(p.x, p.y, 2, basis=vector_field_space(p.grid), epochs=4, device="cuda")
+    space = SearchSpace.vector_field(p.grid)
+    cpu = fit_pairs(p.x, p.y, n_generators=2, space=space, options=dict(epochs=4))
+    gpu = fit_pairs(p.x, p.y, n_generators=2, space=space, options=dict(epochs=4), device="cuda")
     assert gpu.generators.device.type == "cpu"  # results come back to the CPU
     for a, b in zip(gpu.generators, cpu.generators):
         assert cosine(a, b) > 0.999

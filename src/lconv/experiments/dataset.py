@@ -98,13 +98,13 @@ def _fit_space(data: Regression, source, basis, reference: torch.Tensor, route: 
     start = time.perf_counter()
     d = data.x.shape[1]
     scalar = data.y.dim() == 1
-    kw = {"basis": basis} if basis is not None else {}
+    kw = {"space": basis} if basis is not None else {}
     if isinstance(source, tuple):
         val, jac = source
         y, jac = (val[:, 0], jac[:, 0]) if scalar else (val, jac)
-        res = fit_dataset(data.x, y, "all", jacobian=jac, **kw)
+        res = fit_dataset(data.x, y, n_generators="all", jacobian=jac, **kw)
     else:
-        res = fit_dataset(data.x, data.y, "all", model=source, **kw)
+        res = fit_dataset(data.x, data.y, n_generators="all", model=source, **kw)
     truth = data.truth
     k_truth = len(truth)
     k = min(max(res.n_symmetries, k_truth), len(res.generators))

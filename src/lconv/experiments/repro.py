@@ -17,7 +17,7 @@ import torch
 
 from .. import __version__, analysis
 from .._io import write_json, write_text
-from ..algebra import exp, exp_approx, translation, vector_field_space
+from ..algebra import SearchSpace, exp, exp_approx, translation
 from ..data import image_pairs
 from ..discovery import fit_pairs, fit_recursive
 from ..grid import Grid
@@ -50,11 +50,11 @@ def _pairs_rows(experiment: str, pairs, runs, paper_rows, target: str, progress)
     for label, kwargs in runs:
         start = time.perf_counter()
         if kwargs.get("method") == "recursive":
-            res = fit_recursive(pairs.x, pairs.y, pairs.t[:, 0], **{k: v for k, v in kwargs.items() if k != "method"})
+            res = fit_recursive(pairs.x, pairs.y, t=pairs.t[:, 0], **{k: v for k, v in kwargs.items() if k != "method"})
         else:
             with warnings.catch_warnings():  # the full space is one of the compared spaces here, on purpose
                 warnings.filterwarnings("ignore", message="fit_pairs: searching all")
-                res = fit_pairs(pairs.x, pairs.y, 1, **kwargs)
+                res = fit_pairs(pairs.x, pairs.y, n_generators=1, **kwargs)
         if heldout is None:
             cfg = dict(pairs.config)
             cfg.update(seed=cfg["seed"] + 1, n=max(200, cfg["n"] // 4))
@@ -73,10 +73,13 @@ def _c2(seed: int, progress) -> list[Row]:
     t = pairs.t
     runs = [
         ("least squares (R - I)/t", dict(t=t, method="lstsq")),
-        ("one L-conv layer, Adam (SI C.2)", dict(t=t, method="lconv", epochs=20, batch_size=64, lr=1e-3, seed=seed)),
+        (
+            "one L-conv layer, Adam (SI C.2)",
+            dict(t=t, method="lconv", seed=seed, options=dict(epochs=20, batch_size=64, lr=1e-3)),
+        ),
         ("ours: exp, free", dict(t=t, method="exp")),
-        ("ours: exp, antisymmetric", dict(t=t, method="exp", structure="antisymmetric")),
-        ("ours: exp, vector fields", dict(t=t, method="exp", basis=vector_field_space(pairs.grid))),
+        ("ours: exp, antisymmetric", dict(t=t, method="exp", space="antisymmetric")),
+        ("ours: exp, vector fields", dict(t=t, method="exp", space=SearchSpace.vector_field(pairs.grid))),
     ]
     paper = [("paper: L-conv, SGD", 0.27), ("paper: least squares", 0.27)]
     return _pairs_rows("7x7 random images, one known angle pi/10", pairs, runs, paper, ">= 0.5", progress)
@@ -88,9 +91,12 @@ def _c3(size: int, t_max: float, n: int, paper_value: float, target: str, epochs
         runs = [
             ("recursive L-conv + angle regression (SI C.3, angles as labels)", dict(method="recursive", seed=seed)),
             ("first-order least squares", dict(method="lstsq")),
-            ("ours: exp, free", dict(method="exp", epochs=epochs)),
-            ("ours: exp, antisymmetric", dict(method="exp", structure="antisymmetric", epochs=epochs)),
-            ("ours: exp, vector fields", dict(method="exp", basis=vector_field_space(pairs.grid), epochs=epochs)),
+            ("ours: exp, free", dict(method="exp", options=dict(epochs=epochs))),
+            ("ours: exp, antisymmetric", dict(method="exp", space="antisymmetric", options=dict(epochs=epochs))),
+            (
+                "ours: exp, vector fields",
+                dict(method="exp", space=SearchSpace.vector_field(pairs.grid), options=dict(epochs=epochs)),
+            ),
         ]
         paper = [("paper: recursive L-conv + angle regression", paper_value)]
         name = f"{size}x{size} random images, angle in [0, {t_max:.4g}) hidden"
