@@ -4,12 +4,12 @@
     python benchmarks/se2.py robustness RUN_FOLDER [RUN_FOLDER ...]   # runs of lconv train / repro d-table; LCONV_DATA set
 
 ``speed`` times one training step (forward, backward, AdamW; batch 128, MNIST shape) of
-``lconv-se2`` and of the 185k-parameter CNN of the d-table in the same process, on one
-thread, interleaved (the minimum over repeats, so that other load on the machine counts
-as little as possible), and prints the ratio, i.e. the ratio of the epoch times. Rows:
-the default ``lconv-se2`` (fibre-major forward pass), the same model through the
-``LConv`` modules on batch-major features (``features_reference``), and the former
-default (24 channels, 5 layers, 8 orientations, first layer at 14 x 14) both ways.
+``lconv-se2``, of ``cnn-pooled`` (two pooled 5x5 layers with at least as many parameters)
+and of the 185k-parameter one-layer CNN of the d-table in the same process, on one thread,
+interleaved (the minimum over repeats, so that other load on the machine counts as
+little as possible), and prints the ratios, i.e. the ratios of the epoch times. Rows:
+``lconv-se2`` with its fibre-major forward pass, and the same model through the ``LConv``
+modules on batch-major features (``features_reference``).
 
 ``robustness`` loads each run's best weights (``best.safetensors``) and its test set
 (same dataset, variant and seed as the run) and prints the test accuracy before and
@@ -32,8 +32,6 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from lconv.nn import build_model, param_count  # noqa: E402
-
-FORMER = dict(channels=24, layers=5, orientations=8, lift_pool=False)
 
 
 def _stepper(model, reference: bool = False):
@@ -61,26 +59,28 @@ def _time(step, n: int) -> float:
 def speed(repeats: int) -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    cnn = build_model("cnn", (1, 28, 28), 10)
+    shape = (1, 28, 28)
+    baselines = [("cnn-pooled", build_model("cnn-pooled", shape, 10)), ("cnn", build_model("cnn", shape, 10))]
     rows = [
-        ("lconv-se2 (default), fibre-major", build_model("lconv-se2", (1, 28, 28), 10), False),
-        ("lconv-se2 (default), LConv modules", build_model("lconv-se2", (1, 28, 28), 10), True),
-        ("lconv-se2 (former default), fibre-major", build_model("lconv-se2", (1, 28, 28), 10, **FORMER), False),
-        ("lconv-se2 (former default), LConv modules", build_model("lconv-se2", (1, 28, 28), 10, **FORMER), True),
+        ("lconv-se2, fibre-major", build_model("lconv-se2", shape, 10), False),
+        ("lconv-se2, LConv modules", build_model("lconv-se2", shape, 10), True),
     ]
-    cnn_step = _stepper(cnn)
+    steps = {name: _stepper(model) for name, model in baselines}
     print(f"one training step, batch 128, 1 thread, min over {repeats} interleaved repeats")
-    print(f"{'model':44s} {'params':>8s} {'s/step':>8s} {'CNN s/step':>10s} {'ratio':>6s}")
+    head = "".join(f" {name + ' s/step':>17s} {'ratio':>6s}" for name, _ in baselines)
+    print(f"{'model':28s} {'params':>8s} {'s/step':>8s}{head}")
     for name, model, reference in rows:
         step = _stepper(model, reference)
-        n = 2 if "former" in name else 4
-        mine, theirs = [], []
+        mine, theirs = [], {b: [] for b, _ in baselines}
         for _ in range(repeats):
-            mine.append(_time(step, n))
-            theirs.append(_time(cnn_step, 8))
-        a, b = min(mine), min(theirs)
-        print(f"{name:44s} {param_count(model):8d} {a:8.4f} {b:10.4f} {a / b:6.2f}")
-    print(f"{'cnn (d-table: 32 filters 5x5, no pooling)':44s} {param_count(cnn):8d}")
+            mine.append(_time(step, 3))
+            for b, _ in baselines:
+                theirs[b].append(_time(steps[b], 3))
+        a = min(mine)
+        cells = "".join(f" {min(theirs[b]):17.4f} {a / min(theirs[b]):6.2f}" for b, _ in baselines)
+        print(f"{name:28s} {param_count(model):8d} {a:8.4f}{cells}")
+    for name, model in baselines:
+        print(f"{name:28s} {param_count(model):8d}")
 
 
 def _accuracy(model, x, y, batch: int = 1000) -> float:
@@ -89,23 +89,38 @@ def _accuracy(model, x, y, batch: int = 1000) -> float:
     return hits / len(x)
 
 
-def robustness(folders: list[str]) -> None:
-    from lconv.data import DATASETS
-    from lconv.experiments.train import _load_data, load_checkpoint
+def _quarter_turn(x, perm=None):
+    """Images ``(N, C, H, W)`` turned by a quarter turn; scrambled ones (pixel ``j`` is pixel ``perm[j]``) on their hidden grid."""
+    if perm is None:
+        return torch.rot90(x, 1, (-2, -1))
+    hidden = x.flatten(2)[..., torch.argsort(perm)].reshape(x.shape)
+    return torch.rot90(hidden, 1, (-2, -1)).flatten(2)[..., perm].reshape(x.shape)
 
-    print(f"{'run':40s} {'model':10s} {'test':>7s} {'turned':>7s} {'drop (points)':>14s}")
+
+def robustness(folders: list[str]) -> None:
+    from lconv.analysis import load_topology
+    from lconv.data import DATASETS, pixel_permutation
+    from lconv.experiments.train import TOPOLOGY_FILE, _load_data, load_checkpoint
+
+    print(f"{'run':40s} {'model':18s} {'test':>7s} {'turned':>7s} {'drop (points)':>14s}")
     for folder in map(Path, folders):
         config = json.loads((folder / "config.json").read_text())
         _, _, (x, y) = _load_data(config, None, False)
         keys = ("channels", "layers", "rank", "shared", "kernel", "padding", "pool")
+        extra = {}
+        if (folder / TOPOLOGY_FILE).is_file():  # lconv-graph, lconv-se2-lattice: the graph the run found
+            extra["graph"] = load_topology(folder / TOPOLOGY_FILE)
         model = build_model(config["model"], tuple(x.shape[1:]), DATASETS[config["dataset"]].num_classes,
-                            n_generators=config["generators"], **{k: config[k] for k in keys})  # fmt: skip
+                            n_generators=config["generators"], **{k: config[k] for k in keys}, **extra)  # fmt: skip
         state, _, _ = load_checkpoint(folder / "best.safetensors")
         model.load_state_dict(state)
         model.eval()
 
-        plain, turned = _accuracy(model, x, y), _accuracy(model, torch.rot90(x, 1, (-2, -1)), y)
-        print(f"{folder.name:40s} {config['model']:10s} {plain:7.4f} {turned:7.4f} {100 * (plain - turned):14.2f}")
+        perm = None
+        if config["variant"] == "rotated-scrambled":  # turn the hidden image: put it back, turn, scramble again
+            perm = pixel_permutation(x.shape[-2] * x.shape[-1], seed=config["seed"])
+        plain, turned = _accuracy(model, x, y), _accuracy(model, _quarter_turn(x, perm), y)
+        print(f"{folder.name:40s} {config['model']:18s} {plain:7.4f} {turned:7.4f} {100 * (plain - turned):14.2f}")
 
 
 def main() -> None:
