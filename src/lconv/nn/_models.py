@@ -142,10 +142,11 @@ class SE2LConvClassifier(nn.Module):
     first), so every L-conv layer is three stencils and one batched product of ``N``
     matrices (:meth:`~lconv.nn.LeftInvariantGenerators.weighted_sum_fibre_major`) and
     the lifting one more; :meth:`features_reference` computes the same function with the
-    ``LConv`` modules on ``(B, C, N H W)``. The defaults (24 channels, 3 layers, ``N = 4``,
-    7,594 parameters on MNIST) are chosen for time: one training step costs about 5 times
-    the 185k-parameter CNN's on one CPU thread (``python benchmarks/se2.py speed``); eight
-    orientations or more channels cost proportionally more (``N = 8``: about twice).
+    ``LConv`` modules on ``(B, C, N H W)``. The class defaults (24 channels, 3 layers,
+    ``N = 4``, 7,594 parameters on MNIST) are small and fast; ``build_model("lconv-se2")``
+    (:data:`MODEL_DEFAULTS`) takes 48 channels and 6 layers (57,082 parameters), whose
+    training step ``python benchmarks/se2.py speed`` times against the pooled CNN with at
+    least as many parameters. Eight orientations cost about twice as much as four.
 
     Every step commutes exactly with quarter turns of a square image (the lifted
     features turn and move by ``N/4`` orientations; pooling windows map onto windows on
@@ -459,15 +460,16 @@ def _escnn_model(image_shape: tuple[int, int, int], num_classes: int, *, channel
 #: rank 10) and the paper's best CNN (32 filters of 5x5, 185k); the FC baselines take
 #: L-conv's shape and budget. The paper's own L-conv setting was 32 channels, 9 generators
 #: of rank 16 (477k parameters on MNIST): pass those to compare. ``lconv-se2`` (SE(2)-equivariant,
-#: 4 orientations, 24 channels, 3 lifted layers at 7 x 7) has 7,594 parameters on MNIST.
+#: 4 orientations, 48 channels, 6 lifted layers at 7 x 7) has 57,082 parameters on MNIST, as has
+#: ``lconv-se2-lattice``; ``cnn-pooled`` (two 5x5 layers of 40 filters, 2x2 max-pooling) 60,690.
 #: ``lconv-graph`` (16 channels, 8 generators with one weight per edge of the pixel graph) has
 #: 150,698 parameters on MNIST with the 4-neighbour graph, 178,106 with two layers.
 MODEL_DEFAULTS: dict[str, dict] = {
     "lconv": dict(channels=8, n_generators=8, rank=10),
     "lconv-random": dict(channels=8, n_generators=8, rank=10),
     "lconv-graph": dict(channels=16, n_generators=8),
-    "lconv-se2": dict(channels=24, layers=3, n_generators=3, pool=True, orientations=4),
-    "lconv-se2-lattice": dict(channels=24, layers=3, n_generators=3, pool=True, orientations=4),
+    "lconv-se2": dict(channels=48, layers=6, n_generators=3, pool=True, orientations=4),
+    "lconv-se2-lattice": dict(channels=48, layers=6, n_generators=3, pool=True, orientations=4),
     "fc": dict(channels=8, n_generators=8, rank=10),
     "fc-shallow": dict(channels=8, n_generators=8, rank=10),
     "cnn": dict(channels=32, kernel=5, padding="valid", pool=False),
