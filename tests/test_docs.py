@@ -90,7 +90,7 @@ def test_equivariance_page_example_is_invariant(tmp_path, monkeypatch):
 
 def model_table() -> dict[str, int]:
     text = (DOCS / "classification.md").read_text()
-    rows = re.findall(r"^\| `([a-z-]+)` \| .*? \| ([\d,]+)(?: \(.*?\)| trainable)? \|$", text, flags=re.M)
+    rows = re.findall(r"^\| `([a-z0-9-]+)` \| .*? \| ([\d,]+)(?: \(.*?\)| trainable)? \|$", text, flags=re.M)
     assert len(rows) >= 5, "docs/classification.md lost its table of SI D models"
     return {name: int(count.replace(",", "")) for name, count in rows}
 
