@@ -48,7 +48,7 @@ def test_run_folder_and_metrics(tmp_path):
         assert saved[key] == pytest.approx(m[key])
     assert m["train_images"] == 576 and m["val_images"] == 64 and m["test_images"] == 10_000
     assert m["test_accuracy"] > 0.3  # ten classes: chance is 0.1
-    rows = list(csv.DictReader((folder / "log.csv").open()))
+    rows = list(csv.DictReader((folder / "log.csv").read_text().splitlines()))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
     assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
     assert max(float(r["val_accuracy"]) for r in rows) == pytest.approx(m["val_accuracy"], abs=1e-6)
@@ -188,8 +188,8 @@ def test_torchrun_two_processes_match_one(tmp_path):
     with pytest.raises(SystemExit) as done:
         main([*argv, "--out", str(tmp_path / "one")])
     assert done.value.code == 0
-    one = list(csv.DictReader((tmp_path / "one" / "log.csv").open()))[0]
-    ddp = list(csv.DictReader((tmp_path / "ddp" / "log.csv").open()))[0]
+    one = list(csv.DictReader((tmp_path / "one" / "log.csv").read_text().splitlines()))[0]
+    ddp = list(csv.DictReader((tmp_path / "ddp" / "log.csv").read_text().splitlines()))[0]
     assert float(ddp["train_loss"]) == pytest.approx(float(one["train_loss"]), rel=1e-4)
     assert json.loads((tmp_path / "ddp" / "metrics.json").read_text())["processes"] == 2
     a, b = weights(tmp_path / "one"), weights(tmp_path / "ddp")
