@@ -215,6 +215,24 @@ def test_repro_d_table_writes_table_json_and_chart(tmp_path, capsys):
     assert md == (out / "table.md").read_text() and "--models lconv,cnn" in md and "| 0.9445 |" in md
     assert (out / "figures" / "d-table.png").stat().st_size > 1000
 
+    # --resume: the finished cells are measured again, not retrained; a new model is trained beside them
+    runs = out / "runs"
+    before = {p: p.read_bytes() for p in runs.rglob("*.safetensors")}
+    with pytest.raises(SystemExit) as done:
+        main([*argv[:7], "lconv,cnn,fc", *argv[8:], "--resume"])
+    assert done.value.code == 0
+    again = json.loads((out / "results.json").read_text())["rows"]
+    assert [r["model"] for r in again] == ["lconv", "cnn", "fc"]
+    assert [r["test_accuracy"] for r in again[:2]] == [r["test_accuracy"] for r in rows]
+    assert {p: p.read_bytes() for p in before} == before and (
+        runs / "mnist-rotated-scrambled-fc" / "best.safetensors"
+    ).is_file()
+    assert "--models lconv,cnn,fc" in table.read_text()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as done:
+        main(["repro", "d-table", "--resume", "--out", str(tmp_path / "nothing")])
+    assert done.value.code == 2 and "--resume continues a d-table" in capsys.readouterr().err
+
 
 def test_repro_d_table_keeps_the_learning_rate_best_on_validation(tmp_path):
     out = tmp_path / "dtable"

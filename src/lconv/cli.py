@@ -441,10 +441,17 @@ def repro(
     ),
     download: bool = typer.Option(False, "--download", help="d-table: fetch missing dataset files."),
     device: str = typer.Option("cpu", help="d-table: cpu, cuda or auto."),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="d-table: continue the table in --out (its runs from their checkpoints; new cells trained).",
+    ),
 ) -> None:
     """Reproduce an experiment of the paper and print its numbers beside ours."""
     from .experiments import repro as run
 
+    if resume and name != "d-table":
+        raise ValueError(f"--resume continues a d-table; {name} runs in one go: drop --resume")
     if name == "d-table":
         from .experiments.dtable import d_table
 
@@ -456,7 +463,7 @@ def repro(
                 datasets=split(datasets), variants=split(variants), models=split(models), epochs=epochs,
                 train_size=train_size, seeds=seed_list, lrs=grid, out=out, table=table, data_dir=data_dir,
                 download=download, device=device, channels=channels, generators=generators, rank=rank,
-                progress=lambda cell: status.update(f"d-table: {cell} done"),
+                resume=resume, progress=lambda cell: status.update(f"d-table: {cell} done"),
             )  # fmt: skip
         t = Table(title="lconv repro d-table: test accuracy (SI D)")
         for col in ("dataset", "variant", "model", "test acc", "paper", "params", "lr", "s/epoch"):

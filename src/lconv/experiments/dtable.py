@@ -52,6 +52,7 @@ def d_table(
     data_dir: str | Path | None = None,
     download: bool = False,
     device: str = "cpu",
+    resume: bool = False,
     progress: Callable[[str], None] | None = None,
     **options,
 ) -> tuple[Path, list[dict]]:
@@ -64,7 +65,11 @@ def d_table(
     ``grid`` lists every run). ``seeds``: train every cell once per seed (at every
     learning rate) and report the mean test accuracy and its standard deviation
     (``test_std``, ``n - 1`` in the denominator; 0 for one seed), the learning rate
-    being chosen on the mean validation accuracy. Writes ``results.json``, ``table.md`` and
+    being chosen on the mean validation accuracy. ``resume``: ``out`` is an earlier d-table's
+    folder; every run already there is continued from its last checkpoint (a finished one
+    is only measured again), the others are trained, so an interrupted table ends where an
+    uninterrupted one would, and a finished one takes more models, variants or seeds
+    without training the old cells again. Writes ``results.json``, ``table.md`` and
     ``figures/d-table.png`` into the run folder (and the table to ``table`` if given).
     """
     if lrs is not None:  # checked before the first run, so that a bad value late in the grid wastes no training
@@ -78,7 +83,12 @@ def d_table(
     seeds = tuple(seeds)
     if not seeds or len(set(seeds)) != len(seeds) or not all(isinstance(s, int) and s >= 0 for s in seeds):
         raise ValueError(f"seeds must be distinct non-negative ints, at least one, got {seeds}")
-    folder = run_folder_path("repro", "d-table", out)
+    if resume:
+        if out is None or not Path(out, "runs").is_dir():
+            raise ValueError(f"--resume continues a d-table: pass --out with the folder of one (got {out})")
+        folder = Path(out)
+    else:
+        folder = run_folder_path("repro", "d-table", out)
     rows = []
     for dataset in datasets:
         for variant in variants:
@@ -90,10 +100,12 @@ def d_table(
                     for seed in seeds:
                         name = cell + ("" if lrs is None else f"-lr{lr:g}")
                         name += "" if len(seeds) == 1 else f"-seed{seed}"
+                        run = folder / "runs" / name
+                        again = resume and (run / "checkpoint.safetensors").is_file()
                         _, m = train(
                             dataset=dataset, variant=variant, model=model, epochs=epochs, train_size=train_size,
-                            seed=seed, out=folder / "runs" / name, data_dir=data_dir, download=download,
-                            device=device, **dict(options, lr=lr),
+                            seed=seed, out=run, data_dir=data_dir, download=download, device=device,
+                            resume=again, **dict(options, lr=lr),
                         )  # fmt: skip
                         runs.append(m)
                     grid.append(dict(lr=runs[0]["lr"], val_accuracy=statistics.fmean(r["val_accuracy"] for r in runs),
