@@ -51,3 +51,23 @@ def test_readme_own_data_example_runs_on_a_file(tmp_path, monkeypatch):
     assert tuple(scope["result"].generators.shape) == (3, 3, 3)
     assert scope["augmented"].shape == scope["x"].shape
     assert "so(3)" in block and scope["identify_algebra"](scope["result"].generators).name == "so(3)"
+
+
+def test_readme_se2_example_is_invariant_to_quarter_turns():
+    import torch
+
+    block = next(b for b in re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S) if "SE2Grid" in b)
+    scope: dict = {}
+    exec(blocks_before(block) + block, scope)
+    net, x = scope["net"], torch.randn(3, 1, 28, 28)
+    turned = torch.rot90(x, 1, (-2, -1))
+    with torch.no_grad():
+        a, b = net(x.flatten(2)).mean(-1), net(turned.flatten(2)).mean(-1)
+    assert torch.allclose(a, b, atol=1e-4) and not torch.allclose(
+        a, net(x.flatten(2)[..., torch.randperm(784)]).mean(-1), atol=1e-3
+    )
+
+
+def blocks_before(block: str) -> str:
+    """The README's first python example (imports and the grid) that ``block`` builds on."""
+    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)[0]
