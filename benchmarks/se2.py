@@ -93,8 +93,9 @@ def _quarter_turn(x, perm=None):
     """Images ``(N, C, H, W)`` turned by a quarter turn; scrambled ones (pixel ``j`` is pixel ``perm[j]``) on their hidden grid."""
     if perm is None:
         return torch.rot90(x, 1, (-2, -1))
-    hidden = x.flatten(2)[..., torch.argsort(perm)].reshape(x.shape)
-    return torch.rot90(hidden, 1, (-2, -1)).flatten(2)[..., perm].reshape(x.shape)
+    from lconv.data import scramble_pixels
+
+    return scramble_pixels(torch.rot90(scramble_pixels(x, torch.argsort(perm)), 1, (-2, -1)), perm)
 
 
 def robustness(folders: list[str]) -> None:
