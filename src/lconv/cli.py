@@ -24,7 +24,7 @@ except ImportError as exc:  # the core install: torch and numpy only
 from . import __version__, testing
 from .algebra import exp, exp_approx, rotation, translation
 from .grid import Grid
-from .nn import LConv, learned
+from .nn import MODELS, LConv, learned
 
 app = typer.Typer(
     add_completion=False,
@@ -308,7 +308,7 @@ def train(
     variant: str = typer.Option(None, help="default, rotated or rotated-scrambled \\[default: default]."),
     model: str = typer.Option(
         None,
-        help="lconv, lconv-se2, lconv-se2-lattice, lconv-graph, cnn, cnn-pooled, fc, fc-shallow, lconv-random or escnn \\[default: lconv].",
+        help=f"{', '.join(MODELS[:-1])} or {MODELS[-1]} \\[default: lconv].",
     ),
     layers: int = typer.Option(None, min=1, help="Hidden layers \\[default: 1]."),
     channels: int = typer.Option(
