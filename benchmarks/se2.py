@@ -9,7 +9,8 @@ and of the 185k-parameter one-layer CNN of the d-table in the same process, on o
 interleaved (the minimum over repeats, so that other load on the machine counts as
 little as possible), and prints the ratios, i.e. the ratios of the epoch times. Rows:
 ``lconv-se2`` with its fibre-major forward pass, and the same model through the ``LConv``
-modules on batch-major features (``features_reference``).
+modules on batch-major features (``features_reference``), and ``lconv-se2-order2`` (the
+second-order terms in every layer) with its fibre-major pass.
 
 ``robustness`` loads each run's best weights (``best.safetensors``) and its test set
 (same dataset, variant and seed as the run) and prints the test accuracy before and
@@ -64,6 +65,7 @@ def speed(repeats: int) -> None:
     rows = [
         ("lconv-se2, fibre-major", build_model("lconv-se2", shape, 10), False),
         ("lconv-se2, LConv modules", build_model("lconv-se2", shape, 10), True),
+        ("lconv-se2-order2", build_model("lconv-se2-order2", shape, 10), False),
     ]
     steps = {name: _stepper(model) for name, model in baselines}
     print(f"one training step, batch 128, 1 thread, min over {repeats} interleaved repeats")

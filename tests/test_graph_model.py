@@ -167,12 +167,27 @@ def test_build_lattice_model_from_a_topology_and_refuse_a_graph_without_lattice(
         build_model("lconv-se2", (1, H, W), 10, graph=topo)
 
 
+def test_second_order_lattice_model_fits_the_graph_in_train(scrambled, tmp_path):
+    from lconv.experiments.train import train
+    from lconv.nn import GRAPH_MODELS, LatticeSE2Classifier, build_model
+
+    x, perm, topo = scrambled
+    model = build_model("lconv-se2-lattice-order2", (1, H, W), 10, graph=topo, channels=2, layers=1)
+    assert isinstance(model, LatticeSE2Classifier) and model.se2.layer_order == 2
+    assert "lconv-se2-lattice-order2" in GRAPH_MODELS and "lconv-se2-order2" not in GRAPH_MODELS
+    if SHARED.is_dir():
+        _, m = train(out=tmp_path / "run", model="lconv-se2-lattice-order2", variant="rotated-scrambled", channels=2,
+                     layers=1, train_size=2500, epochs=1, data_dir=SHARED)  # fmt: skip
+        assert m["topology_lattice_found"] is True and 0.8 < m["topology_lattice_fraction"] <= 1
+
+
 def test_pooled_cnn_has_at_least_the_se2_models_parameters():
     from lconv.nn import CNN, build_model
 
     cnn = build_model("cnn-pooled", (1, 28, 28), 10)
     assert isinstance(cnn, CNN) and cnn(torch.randn(2, 1, 28, 28)).shape == (2, 10)
-    assert param_count(cnn) >= param_count(build_model("lconv-se2", (1, 28, 28), 10))
+    for name in ("lconv-se2", "lconv-se2-order2"):
+        assert param_count(cnn) >= param_count(build_model(name, (1, 28, 28), 10))
     assert any(isinstance(m, torch.nn.MaxPool2d) for m in cnn.modules())
 
 

@@ -396,6 +396,74 @@ def test_lconv_se2_options():
         build_model("lconv-se2", (1, 8, 8), 3, n_generators=8)
 
 
+# ----------------------------------------------------------------------------- second-order terms
+def test_second_order_fields_approximate_the_products_of_the_fields():
+    # on a smooth periodic function S_k f is (A_1^2, A_2^2, sym A_1 A_2, A_3^2) f up to O(h^2)
+    n, N = 64, 8
+    space = SE2Grid(Grid((n, n)), N)
+    gens = left_invariant(space)
+    r = torch.arange(n, dtype=torch.float64)
+    y, x = torch.meshgrid(r, r, indexing="ij")  # x: the last axis
+    w = 2 * math.pi / n
+    theta = torch.arange(N, dtype=torch.float64) * 2 * math.pi / N
+    c, s = theta.cos()[:, None, None], theta.sin()[:, None, None]
+    g = (torch.sin(w * x) * torch.cos(w * y))[None] * (1 + 0.5 * theta.cos())[:, None, None]  # (N, n, n)
+    fxx = -(w**2) * g
+    fyy = -(w**2) * g
+    fxy = (w**2) * (torch.cos(w * x) * -torch.sin(w * y))[None] * (1 + 0.5 * theta.cos())[:, None, None]
+    want = torch.stack(
+        [
+            c * c * fxx + 2 * c * s * fxy + s * s * fyy,  # A_1 = c D_x + s D_y
+            s * s * fxx - 2 * c * s * fxy + c * c * fyy,  # A_2 = -s D_x + c D_y
+            -c * s * fxx + (c * c - s * s) * fxy + c * s * fyy,
+            (torch.sin(w * x) * torch.cos(w * y))[None] * (-0.5 * theta.cos())[:, None, None],  # d^2/dtheta^2
+        ]
+    )
+    got = gens.second_order_fields(g.reshape(1, -1)).reshape(4, N, n, n)
+    frames = space.frames  # the fields' own axes: check the convention before comparing
+    assert torch.allclose(frames[:, :, 0], torch.stack([theta.cos(), theta.sin()], 1))
+    for k in range(3):
+        assert (got[k] - want[k]).abs().max() < 0.01 * want[k].abs().max() + 1e-12, k
+    assert (got[3] - want[3]).abs().max() < 0.06 * want[3].abs().max()  # step 2 pi / 8 on the orientation axis
+
+
+def test_second_order_layers_keep_the_invariance_and_the_fast_path(dtype):
+    torch.manual_seed(0)
+    net = build_model("lconv-se2-order2", (1, 16, 16), 4, channels=3, layers=2).to(dtype)
+    assert net.layer_order == 2 and len(net.second) == 2
+    with torch.no_grad():  # zero at initialisation; random here so that the terms count
+        for p in net.second:
+            p.normal_()
+    x = torch.randn(3, 1, 16, 16, dtype=dtype)
+    for mode in (net.train, net.eval):
+        mode()
+        for k in (1, 2, 3):
+            testing.assert_invariant(net, x, lambda v, k=k: torch.rot90(v, k, (-2, -1)))
+        if dtype == torch.float64:
+            torch.testing.assert_close(net.features(x), net.features_reference(x), rtol=1e-10, atol=1e-12)
+    flat = build_model("lconv-se2", (1, 16, 16), 4, channels=3, layers=2, pool=False).double()
+    second = build_model("lconv-se2", (1, 16, 16), 4, channels=3, layers=2, pool=False, layer_order=2).double()
+    second.load_state_dict(flat.state_dict(), strict=False)
+    x = x.double()
+    torch.testing.assert_close(second(x), flat(x))  # zero second-order weights: the first-order network
+    with torch.no_grad():
+        second.second[0].normal_()
+    testing.assert_invariant(second, x, lambda v: torch.roll(v, (3, -5), (-2, -1)))  # no pooling: shifts too
+    assert not torch.allclose(second(x), flat(x))
+
+
+def test_second_order_bad_input():
+    space = SE2Grid(Grid((6, 6)), 4)
+    gens = left_invariant(space)
+    f = torch.randn(4, 3, 2, 6, 6)
+    with pytest.raises(ValueError, match=r"weight2 must have shape \(4, 5, 3\)"):
+        gens.weighted_sum_fibre_major(f, torch.zeros(5, 3), torch.zeros(3, 5, 3), None, torch.zeros(3, 5, 3))
+    with pytest.raises(ValueError, match="periodic grid with method='central'"):
+        left_invariant(space, method="swi").second_order_fields(torch.randn(2, space.size))
+    with pytest.raises(ValueError, match="layer_order must be 1 or 2"):
+        SE2LConvClassifier((1, 8, 8), 3, layer_order=3)
+
+
 # ----------------------------------------------------------------------------- the documented example runs
 def test_docs_equivariance_example_runs():
     text = (Path(__file__).resolve().parents[1] / "docs" / "equivariance.md").read_text()

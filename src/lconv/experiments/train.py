@@ -40,7 +40,7 @@ from torch import Tensor, nn
 from .. import __version__
 from .._io import write_bytes, write_json, write_text
 from ..data import DATASETS
-from ..nn import MODELS, build_model, model_options, param_count
+from ..nn import GRAPH_MODELS, MODELS, build_model, model_options, param_count
 from ._precision import autocast_dtype, check_precision, precision_mode
 from .discover import run_folder_path
 
@@ -204,7 +204,7 @@ TOPOLOGY_FILE = "topology.npz"
 
 
 def _topology(folder: Path, x: Tensor, resume: bool, rank: int):
-    """The pixel graph of ``lconv-graph`` and ``lconv-se2-lattice``: fitted on the training images ``x``
+    """The pixel graph of the :data:`~lconv.nn.GRAPH_MODELS`: fitted on the training images ``x``
     (never the validation or test images, never the permutation) and kept in ``folder/topology.npz``, which a
     resumed run reads back."""
     from ..analysis import load_topology, save_topology
@@ -393,7 +393,7 @@ def _run(config: dict, folder: Path, rank: int, world: int, dev: torch.device, *
     num_classes = DATASETS[config["dataset"]].num_classes
 
     extra, discovery = {}, {}
-    if config["model"] in ("lconv-graph", "lconv-se2-lattice"):  # the pixels' graph, from the training images alone
+    if config["model"] in GRAPH_MODELS:  # the pixels' graph, from the training images alone
         topology = _topology(folder, x, resume, rank)
         extra["graph"] = topology
         discovery = _discovery_metrics(topology, config, tuple(x.shape[2:]))

@@ -25,6 +25,7 @@ from ._lifted import (
 )
 from ._models import (
     CNN,
+    GRAPH_MODELS,
     MODEL_DEFAULTS,
     MODELS,
     FullyConnected,
@@ -39,6 +40,7 @@ from ._models import (
 
 __all__ = [
     "CNN",
+    "GRAPH_MODELS",
     "MODELS",
     "MODEL_DEFAULTS",
     "FullyConnected",

@@ -379,6 +379,11 @@ def periodic_central(f: Tensor, dim: int) -> Tensor:
     return _PeriodicCentral.apply(f, dim % f.dim())
 
 
+def periodic_second(f: Tensor, dim: int) -> Tensor:
+    """Periodic compact second difference ``f[r + 1] - 2 f[r] + f[r - 1]`` along ``dim`` (at least 3 nodes)."""
+    return torch.roll(f, 1, dim) + torch.roll(f, -1, dim) - 2 * f
+
+
 class _AxisDerivatives(nn.Module):
     """``d/dx^alpha`` on the trailing grid axes of a tensor: shifted differences (periodic central) or a small matrix."""
 
@@ -447,6 +452,15 @@ class LeftInvariantGenerators(Generators):
     orientation derivative of SE(2) uses the same method on the periodic orientation axis.
     Cost per feature vector: a few ``M d`` (central) or ``M d (H + W + N)`` (SWI)
     operations; nothing of size ``(M d)^2`` is formed.
+
+    **Second-order terms** (SE(2), periodic grids, ``method="central"``): products of
+    the fields are left-invariant too, so a layer may add ``sum_k W''_k (S_k f)`` with
+    ``S = (A_1^2, A_2^2, (A_1 A_2 + A_2 A_1) / 2, A_3^2)`` (:meth:`second_order_fields`,
+    the ``weight2`` of :meth:`weighted_sum_fibre_major`) and stay equivariant. With them
+    one layer has the symmetric part of a 3x3 stencil (a blur or a Laplacian along the
+    body axes), which central first differences lack: ``(f[r+1] - f[r-1]) / 2`` only
+    sees the odd part. The second differences are compact (``f[r+1] - 2 f[r] + f[r-1]``
+    on each axis, ``D_x D_y`` the product of central differences).
 
     **Learned variant** (``learned=True``): ``n`` generators ``L_i = sum_j c_ij A_j`` with
     learned coefficients ``c`` (``(n, n_fields)``) that do not depend on position or
@@ -542,6 +556,56 @@ class LeftInvariantGenerators(Generators):
         out = torch.cat([body, rot], 1)
         return out.reshape(*lead, self.fields, self.d)
 
+    def _second_order_ready(self, where: str) -> None:
+        if not isinstance(self.space, SE2Grid) or not self.derivatives.rolls:
+            raise ValueError(
+                f"{where}: second-order terms need an SE2Grid on a periodic grid with method='central' "
+                f"(sides >= 3), got {self.space!r}, method={self.method!r}"
+            )
+
+    def _cartesian_second(self, g: Tensor, theta_dim: int) -> list[Tensor]:
+        """``[D_xx, D_xy, D_yy, D_theta^2]`` of ``g (..., N, ..., H, W)`` (orientation axis ``theta_dim``)."""
+        k = 2 * self._fibre_scale  # N / (2 pi): per radian
+        return [
+            periodic_second(g, -1),
+            periodic_central(periodic_central(g, -1), -2),
+            periodic_second(g, -2),
+            periodic_second(g, theta_dim) * (k * k),
+        ]
+
+    def _second_coefficients(self, like: Tensor) -> Tensor:
+        """``(N, 3, 3)``: ``[m, Cartesian term (xx, xy, yy), body term (11, 22, 12)]``, from the frames."""
+        frames = _cached(self._cache, "frames", self._frames, like)  # (N, 2, 2): [m, b, a]
+        pairs = ((0, 0), (1, 1), (0, 1))  # A_1^2, A_2^2, sym(A_1 A_2)
+        rows = []
+        for b, b2 in ((0, 0), (0, 1), (1, 1)):  # D_xx, D_xy, D_yy (x: the last grid axis, Cartesian 0)
+            row = []
+            for a, a2 in pairs:
+                c = frames[:, b, a] * frames[:, b2, a2]
+                if b != b2:
+                    c = c + frames[:, b2, a] * frames[:, b, a2]
+                row.append(c)
+            rows.append(torch.stack(row, -1))
+        return torch.stack(rows, 1)
+
+    def second_order_fields(self, f: Tensor) -> Tensor:
+        """The second-order left-invariant operators ``S_k f``, ``(..., 4, M d)`` (see the class docstring).
+
+        ``S = (A_1^2, A_2^2, (A_1 A_2 + A_2 A_1) / 2, A_3^2)`` with compact second differences;
+        each commutes with quarter turns and integer shifts of the lifted grid, as the fields do.
+        """
+        check_features(f, self.d, type(self).__name__)
+        self._second_order_ready("second_order_fields")
+        space = self.space
+        lead = f.shape[:-1]
+        g = f.reshape(-1, *space.shape)  # (B, N, H, W)
+        dxx, dxy, dyy, dtt = self._cartesian_second(g, 1)
+        coef = self._second_coefficients(f)  # (N, 3 Cartesian, 3 body)
+        cart = torch.stack([dxx, dxy, dyy], 1)  # (B, 3, N, H, W)
+        body = torch.einsum("xcmhw,mcj->xjmhw", cart, coef)  # (B, 3, N, H, W)
+        out = torch.cat([body, dtt[:, None]], 1)
+        return out.reshape(*lead, 4, self.d)
+
     def forward(self, f: Tensor) -> Tensor:
         out = self.fields_of(f)
         if self.coefficients is None:
@@ -588,7 +652,12 @@ class LeftInvariantGenerators(Generators):
         return out if bias is None else out + bias[:, None]
 
     def weighted_sum_fibre_major(
-        self, f: Tensor, weight0: Tensor, weight: Tensor, bias: Tensor | None = None
+        self,
+        f: Tensor,
+        weight0: Tensor,
+        weight: Tensor,
+        bias: Tensor | None = None,
+        weight2: Tensor | None = None,
     ) -> Tensor:
         """:meth:`weighted_sum` on SE(2) features laid out **fibre-major**, ``(N, c_in, B, H, W) -> (N, c_out, B, H, W)``.
 
@@ -600,6 +669,10 @@ class LeftInvariantGenerators(Generators):
         ``(c_out, 4 c_in) @ (4 c_in, B H W)``, with no per-orientation loop. With the
         orientation axis first, a per-channel batch normalisation is ``BatchNorm1d`` on
         ``(N, C, B H W)`` and the orientation pooling a reduction over axis 0.
+
+        ``weight2`` (``(4, c_out, c_in)``, optional): the weights of the second-order terms
+        ``S_k`` (:meth:`second_order_fields`), steered to every orientation the same way
+        (four more blocks of ``c_in`` in ``X``: ``D_xx, D_xy, D_yy, D_theta^2``).
         """
         space = self.space
         if not isinstance(space, SE2Grid):
@@ -617,11 +690,21 @@ class LeftInvariantGenerators(Generators):
             dt = periodic_central(f, 0) * (2 * self._fibre_scale)
         else:
             dt = torch.einsum("mn,n...->m...", _cached(self._cache, "fibre", self._fibre, f), f)
-        x = torch.cat([f, self.derivatives(f, 0), self.derivatives(f, 1), dt], 1).reshape(n_or, 4 * c, -1)
+        blocks = [f, self.derivatives(f, 0), self.derivatives(f, 1), dt]
         frames = _cached(self._cache, "frames", self._frames, f)  # (N, 2, 2): [m, b, a]
         spatial = torch.einsum("mba,aoc->mboc", frames, weight[:2])  # (N, 2, o, c): the weights of D_x, D_y
-        eff = torch.cat([weight0.expand(n_or, 1, o, c), spatial, weight[2].expand(n_or, 1, o, c)], 1)
-        eff = eff.permute(0, 2, 1, 3).reshape(n_or, o, 4 * c)
+        effs = [weight0.expand(n_or, 1, o, c), spatial, weight[2].expand(n_or, 1, o, c)]
+        if weight2 is not None:
+            self._second_order_ready("weighted_sum_fibre_major")
+            if weight2.shape != (4, o, c):
+                raise ValueError(
+                    f"weighted_sum_fibre_major: weight2 must have shape (4, {o}, {c}), got {tuple(weight2.shape)}"
+                )
+            blocks += self._cartesian_second(f, 0)
+            cart = torch.einsum("mcj,joi->mcoi", self._second_coefficients(f), weight2[:3])  # (N, 3, o, c)
+            effs += [cart, weight2[3].expand(n_or, 1, o, c)]
+        x = torch.cat(blocks, 1).reshape(n_or, len(blocks) * c, -1)
+        eff = torch.cat(effs, 1).permute(0, 2, 1, 3).reshape(n_or, o, len(blocks) * c)
         out = torch.bmm(eff, x)  # (N, o, B d)
         if bias is not None:
             out = out + bias[:, None]

@@ -19,6 +19,7 @@ from ._layer import LConv
 from ._lifted import Lifting, SE2Grid, left_invariant, lifted_max_pool2
 
 __all__ = [
+    "GRAPH_MODELS",
     "MODELS",
     "MODEL_DEFAULTS",
     "CNN",
@@ -33,9 +34,11 @@ __all__ = [
 ]
 
 MODELS = (
-    "lconv", "lconv-random", "lconv-se2", "lconv-se2-lattice", "lconv-graph", "cnn", "cnn-pooled", "fc", "fc-shallow",
-    "escnn",
+    "lconv", "lconv-random", "lconv-se2", "lconv-se2-order2", "lconv-se2-lattice", "lconv-se2-lattice-order2",
+    "lconv-graph", "cnn", "cnn-pooled", "fc", "fc-shallow", "escnn",
 )  # fmt: skip
+#: The models that need the pixels' graph (``build_model(..., graph=)``; ``lconv train`` fits it on the training images).
+GRAPH_MODELS = ("lconv-graph", "lconv-se2-lattice", "lconv-se2-lattice-order2")
 
 
 def param_count(model: nn.Module, *, trainable: bool = True) -> int:
@@ -168,6 +171,11 @@ class SE2LConvClassifier(nn.Module):
         lift_average: the lifting's averaging window (default 2 with ``pool``, else 1).
         lift_pool: 2x2 max-pooling of the lifted features before the first L-conv layer
             (default: with ``pool``, where the lifted side is even and at least 8).
+        layer_order: 1, the paper's L-conv layers; 2 adds to every layer the
+            second-order left-invariant terms ``sum_k W''_k S_k f``
+            (:meth:`~lconv.nn.LeftInvariantGenerators.second_order_fields`; four more
+            ``(channels, channels)`` weights per layer, initialised at zero), still
+            equivariant, about 1.2x the cost of a first-order layer.
 
     Shapes:
         input ``(batch, C, H, W)``; output ``(batch, num_classes)``.
@@ -188,12 +196,16 @@ class SE2LConvClassifier(nn.Module):
         norm: bool = True,
         lift_average: int | None = None,
         lift_pool: bool | None = None,
+        layer_order: int = 1,
     ):
         super().__init__()
         self.image_shape = tuple(image_shape)
         c, h, w = self.image_shape
         if not isinstance(layers, int) or layers < 1:
             raise ValueError(f"SE2LConvClassifier: layers must be a positive int, got {layers!r}")
+        if layer_order not in (1, 2):
+            raise ValueError(f"SE2LConvClassifier: layer_order must be 1 or 2, got {layer_order!r}")
+        self.layer_order = layer_order
         space = SE2Grid(Grid((h, w)), orientations)
 
         def pools(s: SE2Grid) -> bool:
@@ -221,6 +233,10 @@ class SE2LConvClassifier(nn.Module):
             if self.pool_after[-1]:
                 space = SE2Grid(Grid(tuple(s // 2 for s in space.grid.shape)), orientations)
         self.layers = nn.ModuleList(blocks)
+        # second-order terms (layer_order=2): zero at initialisation, so the network starts as the first-order one
+        self.second = nn.ParameterList(
+            nn.Parameter(torch.zeros(4, channels, channels)) for _ in range(layers if layer_order == 2 else 0)
+        )
         count = layers + 1 if norm else 0
         self.norms = nn.ModuleList(nn.BatchNorm1d(channels) for _ in range(count))
         self.head = nn.Linear(channels, num_classes)
@@ -248,7 +264,8 @@ class SE2LConvClassifier(nn.Module):
         _check_images(x, self.image_shape, type(self).__name__)
         f = self._act_fibre_major(self.lifting.fibre_major(x.flatten(2), max_pool=self.lift_pool), 0)
         for i, (layer, pool) in enumerate(zip(self.layers, self.pool_after)):
-            f = layer.generators.weighted_sum_fibre_major(f, layer.weight0, layer.weight, layer.bias)
+            weight2 = self.second[i] if len(self.second) else None
+            f = layer.generators.weighted_sum_fibre_major(f, layer.weight0, layer.weight, layer.bias, weight2)
             f = self._act_fibre_major(f, i + 1, pool)
         return f.amax(0).mean((-2, -1)).T
 
@@ -260,7 +277,10 @@ class SE2LConvClassifier(nn.Module):
             f, _ = lifted_max_pool2(f, self.lift_space)
         f = self._act(f, 0)
         for i, (layer, space, pool) in enumerate(zip(self.layers, self.spaces, self.pool_after)):
-            f = self._act(layer(f), i + 1)
+            g = layer(f)
+            if len(self.second):  # + sum_k W''_k S_k f
+                g = g + torch.einsum("koc,bckv->bov", self.second[i], layer.generators.second_order_fields(f))
+            f = self._act(g, i + 1)
             if pool:
                 f, _ = lifted_max_pool2(f, space)
         return self.spaces[-1].pool(f, "max").mean(-1)
@@ -461,7 +481,8 @@ def _escnn_model(image_shape: tuple[int, int, int], num_classes: int, *, channel
 #: L-conv's shape and budget. The paper's own L-conv setting was 32 channels, 9 generators
 #: of rank 16 (477k parameters on MNIST): pass those to compare. ``lconv-se2`` (SE(2)-equivariant,
 #: 4 orientations, 48 channels, 6 lifted layers at 7 x 7) has 57,082 parameters on MNIST, as has
-#: ``lconv-se2-lattice``; ``cnn-pooled`` (two 5x5 layers of 40 filters, 2x2 max-pooling) 60,690.
+#: ``lconv-se2-lattice``; ``lconv-se2-order2`` (the same with the second-order terms in every layer,
+#: ``layer_order=2``, 32 channels) 50,346; ``cnn-pooled`` (two 5x5 layers of 40 filters, 2x2 max-pooling) 60,690.
 #: ``lconv-graph`` (16 channels, 8 generators with one weight per edge of the pixel graph) has
 #: 150,698 parameters on MNIST with the 4-neighbour graph, 178,106 with two layers.
 MODEL_DEFAULTS: dict[str, dict] = {
@@ -470,6 +491,8 @@ MODEL_DEFAULTS: dict[str, dict] = {
     "lconv-graph": dict(channels=16, n_generators=8),
     "lconv-se2": dict(channels=48, layers=6, n_generators=3, pool=True, orientations=4),
     "lconv-se2-lattice": dict(channels=48, layers=6, n_generators=3, pool=True, orientations=4),
+    "lconv-se2-order2": dict(channels=32, layers=6, n_generators=3, pool=True, orientations=4, layer_order=2),
+    "lconv-se2-lattice-order2": dict(channels=32, layers=6, n_generators=3, pool=True, orientations=4, layer_order=2),
     "fc": dict(channels=8, n_generators=8, rank=10),
     "fc-shallow": dict(channels=8, n_generators=8, rank=10),
     "cnn": dict(channels=32, kernel=5, padding="valid", pool=False),
@@ -486,7 +509,7 @@ def model_options(name: str, **options) -> dict:
     resolved.update(MODEL_DEFAULTS[name])
     resolved.update({k: v for k, v in options.items() if v is not None})
     known = {"layers", "channels", "n_generators", "rank", "shared", "kernel", "padding", "pool"}
-    known |= {"orientations", "learned", "norm", "lift_average", "lift_pool"}  # lconv-se2, from Python
+    known |= {"orientations", "learned", "norm", "lift_average", "lift_pool", "layer_order"}  # lconv-se2, from Python
     unknown = set(resolved) - known
     if unknown:
         raise TypeError(f"build_model: unknown options {', '.join(sorted(unknown))}")
@@ -502,7 +525,9 @@ def build_model(name: str, image_shape: tuple[int, int, int], num_classes: int, 
     ``kernel``, ``padding`` and ``pool`` (CNN). ``fc-shallow`` takes the parameter count of
     the ``lconv`` model with the same options as its budget. ``lconv-se2``
     (:class:`SE2LConvClassifier`) takes ``layers``, ``channels``, ``pool`` and, from Python
-    only, ``orientations``, ``learned``, ``norm``, ``lift_average`` and ``lift_pool``; its ``n_generators`` is the 3 of se(2).
+    only, ``orientations``, ``learned``, ``norm``, ``lift_average``, ``lift_pool`` and ``layer_order``; its
+    ``n_generators`` is the 3 of se(2). ``lconv-se2-order2`` and ``lconv-se2-lattice-order2`` are
+    ``lconv-se2`` and ``lconv-se2-lattice`` with ``layer_order=2``.
     ``lconv-graph`` (:class:`GraphLConvClassifier`) takes ``layers``, ``channels``,
     ``n_generators`` and ``graph``: the :class:`~lconv.discovery.TopologyResult` of
     ``fit_topology`` on the (scrambled) training images, or edges ``(E, 2)``; without it the
@@ -512,8 +537,8 @@ def build_model(name: str, image_shape: tuple[int, int, int], num_classes: int, 
     ``"same"`` padding, sized to have at least as many parameters as ``lconv-se2``.
     """
     graph = options.pop("graph", None)
-    if graph is not None and name not in ("lconv-graph", "lconv-se2-lattice"):
-        raise TypeError(f"build_model: graph is an option of lconv-graph and lconv-se2-lattice, not of {name}")
+    if graph is not None and name not in GRAPH_MODELS:
+        raise TypeError(f"build_model: graph is an option of {', '.join(GRAPH_MODELS)}, not of {name}")
     o = model_options(name, **options)
     if not isinstance(o["layers"], int) or o["layers"] < 1:
         raise ValueError(f"layers must be a positive int, got {o['layers']!r}")
@@ -526,15 +551,17 @@ def build_model(name: str, image_shape: tuple[int, int, int], num_classes: int, 
         return GraphLConvClassifier(
             image_shape, num_classes, graph, channels=o["channels"], layers=o["layers"], n_generators=o["n_generators"]
         )
-    if name in ("lconv-se2", "lconv-se2-lattice"):
+    if name in ("lconv-se2", "lconv-se2-order2", "lconv-se2-lattice", "lconv-se2-lattice-order2"):
         if o["n_generators"] != 3:
             raise ValueError(
                 f"lconv-se2 uses the 3 left-invariant generators of se(2), got n_generators={o['n_generators']}; "
                 "drop --generators (learned combinations: build_model(..., learned=True))"
             )
-        extra = {k: o[k] for k in ("orientations", "learned", "norm", "lift_average", "lift_pool") if k in o}
+        extra = {
+            k: o[k] for k in ("orientations", "learned", "norm", "lift_average", "lift_pool", "layer_order") if k in o
+        }
         se2 = dict(channels=o["channels"], layers=o["layers"], pool=o["pool"], **extra)
-        if name == "lconv-se2":
+        if name in ("lconv-se2", "lconv-se2-order2"):
             return SE2LConvClassifier(image_shape, num_classes, **se2)
         order = getattr(graph, "order", graph)
         if graph is not None and order is None:
