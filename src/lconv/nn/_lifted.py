@@ -379,9 +379,31 @@ def periodic_central(f: Tensor, dim: int) -> Tensor:
     return _PeriodicCentral.apply(f, dim % f.dim())
 
 
+def _second(f: Tensor, dim: int) -> Tensor:
+    n = f.shape[dim]
+    out = torch.empty_like(f)
+    torch.add(f.narrow(dim, 2, n - 2), f.narrow(dim, 0, n - 2), out=out.narrow(dim, 1, n - 2))
+    torch.add(f.narrow(dim, 1, 1), f.narrow(dim, n - 1, 1), out=out.narrow(dim, 0, 1))
+    torch.add(f.narrow(dim, 0, 1), f.narrow(dim, n - 2, 1), out=out.narrow(dim, n - 1, 1))
+    return out.sub_(f, alpha=2)
+
+
+class _PeriodicSecond(torch.autograd.Function):
+    """``f[r + 1] - 2 f[r] + f[r - 1]`` along one periodic axis; symmetric, so its own backward."""
+
+    @staticmethod
+    def forward(ctx, f: Tensor, dim: int) -> Tensor:
+        ctx.dim = dim
+        return _second(f, dim)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        return _second(grad, ctx.dim), None
+
+
 def periodic_second(f: Tensor, dim: int) -> Tensor:
     """Periodic compact second difference ``f[r + 1] - 2 f[r] + f[r - 1]`` along ``dim`` (at least 3 nodes)."""
-    return torch.roll(f, 1, dim) + torch.roll(f, -1, dim) - 2 * f
+    return _PeriodicSecond.apply(f, dim % f.dim())
 
 
 class _AxisDerivatives(nn.Module):
