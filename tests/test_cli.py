@@ -82,7 +82,10 @@ def test_help_shows_every_default_and_lconv_data(monkeypatch, capsys):
         if command == "train":
             from lconv.nn import MODELS
 
-            model_help = next(line for line in lines if line.startswith("│ --model "))
+            rows = out.splitlines()
+            start = next(i for i, line in enumerate(rows) if line.startswith("│ --model "))
+            end = next((i for i in range(start + 1, len(rows)) if not rows[i].startswith("│    ")), len(rows))
+            model_help = " ".join(rows[start:end])  # with its wrapped lines
             assert all(name in model_help for name in MODELS), model_help
         if command in ("train", "repro"):
             assert "LCONV_DATA" in next(line for line in lines if line.startswith("│ --data-dir "))
