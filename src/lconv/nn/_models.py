@@ -175,7 +175,7 @@ class SE2LConvClassifier(nn.Module):
             second-order left-invariant terms ``sum_k W''_k S_k f``
             (:meth:`~lconv.nn.LeftInvariantGenerators.second_order_fields`; four more
             ``(channels, channels)`` weights per layer, initialised at zero), still
-            equivariant, about 1.2x the cost of a first-order layer.
+            equivariant (``python benchmarks/se2.py speed`` times ``lconv-se2-order2``).
 
     Shapes:
         input ``(batch, C, H, W)``; output ``(batch, num_classes)``.
