@@ -30,7 +30,7 @@ from lconv.nn import (
     lifted_max_pool2,
     param_count,
 )
-from lconv.nn._lifted import periodic_central
+from lconv.nn._lifted import periodic_central, periodic_second
 from lconv.nn.theorem1 import _sample, _TrigField, theorem1_curve
 
 
@@ -231,6 +231,13 @@ def test_periodic_central_difference_and_its_gradient():
     for dim in (1, 2, -1):
         assert torch.allclose(periodic_central(x, dim), (x.roll(-1, dim) - x.roll(1, dim)) / 2)
         assert torch.autograd.gradcheck(lambda v, dim=dim: periodic_central(v, dim), (x,))
+
+
+def test_periodic_second_difference_and_its_gradient():
+    x = torch.randn(2, 3, 5, dtype=torch.float64, requires_grad=True)
+    for dim in (1, 2, -1):
+        assert torch.allclose(periodic_second(x, dim), x.roll(-1, dim) + x.roll(1, dim) - 2 * x)
+        assert torch.autograd.gradcheck(lambda v, dim=dim: periodic_second(v, dim), (x,))
 
 
 def test_learned_variant_trains_its_coefficients_and_stays_equivariant():

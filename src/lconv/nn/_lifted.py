@@ -348,62 +348,49 @@ def _derivative_1d(n: int, method: str, periodic: bool) -> Tensor:
     return central_difference(n, periodic, dtype=torch.float64)
 
 
-class _PeriodicCentral(torch.autograd.Function):
-    """``(f[r + 1] - f[r - 1]) / 2`` along one periodic axis, in one pass (a roll makes two copies).
-
-    The operator is antisymmetric, so the backward pass is the same difference of the
-    output gradient with the opposite sign.
-    """
-
-    @staticmethod
-    def forward(ctx, f: Tensor, dim: int) -> Tensor:
-        ctx.dim = dim
-        return _central(f, dim)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        return -_central(grad, ctx.dim), None
+def _neighbours(f: Tensor, dim: int, op) -> Tensor:
+    """``op(f[r + 1], f[r - 1])`` along one periodic axis, in one pass (a roll makes two copies)."""
+    n = f.shape[dim]
+    out = torch.empty_like(f)
+    op(f.narrow(dim, 2, n - 2), f.narrow(dim, 0, n - 2), out=out.narrow(dim, 1, n - 2))
+    op(f.narrow(dim, 1, 1), f.narrow(dim, n - 1, 1), out=out.narrow(dim, 0, 1))
+    op(f.narrow(dim, 0, 1), f.narrow(dim, n - 2, 1), out=out.narrow(dim, n - 1, 1))
+    return out
 
 
 def _central(f: Tensor, dim: int) -> Tensor:
-    n = f.shape[dim]
-    out = torch.empty_like(f)
-    torch.sub(f.narrow(dim, 2, n - 2), f.narrow(dim, 0, n - 2), out=out.narrow(dim, 1, n - 2))
-    torch.sub(f.narrow(dim, 1, 1), f.narrow(dim, n - 1, 1), out=out.narrow(dim, 0, 1))
-    torch.sub(f.narrow(dim, 0, 1), f.narrow(dim, n - 2, 1), out=out.narrow(dim, n - 1, 1))
-    return out.mul_(0.5)
+    return _neighbours(f, dim, torch.sub).mul_(0.5)
+
+
+def _second(f: Tensor, dim: int) -> Tensor:
+    return _neighbours(f, dim, torch.add).sub_(f, alpha=2)
+
+
+class _PeriodicStencil(torch.autograd.Function):
+    """A 3-point periodic stencil along one axis: ``(f[r + 1] - f[r - 1]) / 2`` or ``f[r + 1] - 2 f[r] + f[r - 1]``.
+
+    The central difference is antisymmetric, so its backward pass is the same difference of
+    the output gradient with the opposite sign; the second difference is symmetric, its own backward.
+    """
+
+    @staticmethod
+    def forward(ctx, f: Tensor, dim: int, second: bool) -> Tensor:
+        ctx.dim, ctx.second = dim, second
+        return _second(f, dim) if second else _central(f, dim)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        return (_second(grad, ctx.dim) if ctx.second else -_central(grad, ctx.dim)), None, None
 
 
 def periodic_central(f: Tensor, dim: int) -> Tensor:
     """Periodic central difference ``(f[r + 1] - f[r - 1]) / 2`` along ``dim`` (at least 3 nodes)."""
-    return _PeriodicCentral.apply(f, dim % f.dim())
-
-
-def _second(f: Tensor, dim: int) -> Tensor:
-    n = f.shape[dim]
-    out = torch.empty_like(f)
-    torch.add(f.narrow(dim, 2, n - 2), f.narrow(dim, 0, n - 2), out=out.narrow(dim, 1, n - 2))
-    torch.add(f.narrow(dim, 1, 1), f.narrow(dim, n - 1, 1), out=out.narrow(dim, 0, 1))
-    torch.add(f.narrow(dim, 0, 1), f.narrow(dim, n - 2, 1), out=out.narrow(dim, n - 1, 1))
-    return out.sub_(f, alpha=2)
-
-
-class _PeriodicSecond(torch.autograd.Function):
-    """``f[r + 1] - 2 f[r] + f[r - 1]`` along one periodic axis; symmetric, so its own backward."""
-
-    @staticmethod
-    def forward(ctx, f: Tensor, dim: int) -> Tensor:
-        ctx.dim = dim
-        return _second(f, dim)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        return _second(grad, ctx.dim), None
+    return _PeriodicStencil.apply(f, dim % f.dim(), False)
 
 
 def periodic_second(f: Tensor, dim: int) -> Tensor:
     """Periodic compact second difference ``f[r + 1] - 2 f[r] + f[r - 1]`` along ``dim`` (at least 3 nodes)."""
-    return _PeriodicSecond.apply(f, dim % f.dim())
+    return _PeriodicStencil.apply(f, dim % f.dim(), True)
 
 
 class _AxisDerivatives(nn.Module):
