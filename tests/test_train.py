@@ -100,6 +100,42 @@ def test_same_seed_same_numbers_other_seed_other_numbers(tmp_path):
     assert a["test_loss"] != c["test_loss"]
 
 
+def test_rotation_augmentation_turns_images_about_the_centre_with_blank_corners():
+    from lconv.experiments.train import _turned
+
+    x = torch.randn(3, 2, 8, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    blank = torch.tensor([-0.4, 0.7], dtype=torch.float64).reshape(1, 2, 1, 1)
+    quarter = _turned(x, torch.full((3,), 90.0, dtype=torch.float64), blank)
+    assert torch.allclose(quarter, torch.rot90(x, 1, dims=(-2, -1)), atol=1e-12)
+    assert torch.allclose(_turned(x, torch.zeros(3, dtype=torch.float64), blank), x, atol=1e-12)
+    empty = blank.expand(2, 2, 8, 8)
+    turned = _turned(empty, torch.tensor([30.0, -45.0], dtype=torch.float64), blank)
+    assert torch.allclose(turned, empty, atol=1e-12)  # corners are filled with blank pixels, not with zeros
+    odd = _turned(x, torch.tensor([0.0, 45.0, -45.0], dtype=torch.float64), blank)
+    assert not torch.allclose(odd[1], x[1]) and not torch.allclose(odd[1], odd[2])
+
+
+def test_rotation_augmentation_is_saved_reproducible_and_resumes_exactly(tmp_path):
+    _, plain = run(tmp_path / "plain", epochs=1)
+    folder, a = run(tmp_path / "a", epochs=1, augment_rotation=45)
+    _, b = run(tmp_path / "b", epochs=1, augment_rotation=45)
+    assert a["train_loss"] == b["train_loss"] and a["train_loss"] != plain["train_loss"]
+    assert json.loads((folder / "config.json").read_text())["augment_rotation"] == 45
+    with pytest.raises(ValueError, match="augment_rotation=0 .*differ from the saved run"):
+        train(out=folder, resume=True, data_dir=SHARED, augment_rotation=0)
+    # the angles of an epoch depend on (seed, epoch) alone: a resumed run ends where an uninterrupted one does
+    _, whole = run(tmp_path / "whole", epochs=2, augment_rotation=45)
+
+    def kill(stage, done, total):
+        if stage.startswith("epoch 2/") and done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "killed", epochs=2, augment_rotation=45, progress=kill)
+    _, resumed = train(out=tmp_path / "killed", resume=True, data_dir=SHARED)
+    assert resumed["test_loss"] == whole["test_loss"] and resumed["train_loss"] == whole["train_loss"]
+
+
 def test_resume_may_extend_epochs_but_not_change_the_run(tmp_path):
     folder, _ = run(tmp_path / "run", epochs=1)
     with pytest.raises(ValueError, match="lr=0.5 .*differ from the saved run"):
@@ -164,6 +200,12 @@ def test_cli_errors_are_one_line_and_touch_nothing(tmp_path, capsys):
         (["train", "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "z")], "--download"),
         (["train", "--precision", "tf32", "--out", str(tmp_path / "w")], "tf32 is a CUDA mode"),
         (["train", "--precision", "fp8", "--out", str(tmp_path / "w")], "unknown precision fp8"),
+        (["train", "--augment-rotation", "200", "--out", str(tmp_path / "w")], "between 0 and 180, got 200"),
+        (["train", "--augment-rotation", "nan", "--out", str(tmp_path / "w")], "between 0 and 180, got nan"),
+        (
+            ["train", "--variant", "rotated-scrambled", "--augment-rotation", "30", "--out", str(tmp_path / "w")],
+            "rotated-scrambled images are not on one",
+        ),
     ]
     for argv, message in cases:
         with pytest.raises(SystemExit) as exc:
@@ -310,3 +352,15 @@ def test_d_table_rejects_nonpositive_learning_rates(tmp_path):
     with pytest.raises(ValueError, match="either lr or lrs"):
         d_table(lrs=(2e-3,), lr=1e-3, out=tmp_path / "t")
     assert not (tmp_path / "t").exists()
+
+
+def test_repro_d_table_passes_rotation_augmentation_to_every_run_and_names_it(tmp_path):
+    out = tmp_path / "dtable"
+    argv = ["repro", "d-table", "--datasets", "mnist", "--variants", "rotated", "--models", "lconv", "--epochs", "1",
+            "--train-size", "256", "--channels", "2", "--generators", "2", "--rank", "2", "--augment-rotation", "30",
+            "--data-dir", str(SHARED), "--out", str(out)]  # fmt: skip
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    assert done.value.code == 0
+    assert json.loads((out / "runs" / "mnist-rotated-lconv" / "config.json").read_text())["augment_rotation"] == 30
+    assert "--augment-rotation 30.0" in (out / "table.md").read_text()

@@ -329,6 +329,10 @@ def train(
     lr: float = typer.Option(None, help="Peak learning rate of AdamW (warm-up, then cosine) \\[default: 2e-3]."),
     weight_decay: float = typer.Option(None, help="AdamW weight decay \\[default: 0.1]."),
     label_smoothing: float = typer.Option(None, help="Label smoothing of the cross-entropy \\[default: 0.1]."),
+    augment_rotation: float = typer.Option(
+        None,
+        help="Turn every training image by a fresh random angle in [-A, A] degrees each epoch \\[default: 0, off].",
+    ),
     seed: int = typer.Option(None, help="Seed of the variant, the split, the weights and the batches \\[default: 0]."),
     data_dir: str = typer.Option(
         None, help="Dataset folder \\[default: the folder in the environment variable LCONV_DATA]."
@@ -356,7 +360,7 @@ def train(
         dataset=dataset, variant=variant, model=model, layers=layers, channels=channels, generators=generators,
         rank=rank, shared=shared, kernel=kernel, padding=padding, pool=pool, epochs=epochs, train_size=train_size,
         val_fraction=val_fraction, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-        label_smoothing=label_smoothing, seed=seed, precision=precision,
+        label_smoothing=label_smoothing, augment_rotation=augment_rotation, seed=seed, precision=precision,
     )  # fmt: skip
     quiet = int(os.environ.get("RANK", "0")) != 0
     bar = Progress(
@@ -430,6 +434,9 @@ def repro(
     channels: int = typer.Option(None, min=1, help="d-table: channels per hidden layer \\[default: each model's]."),
     generators: int = typer.Option(None, min=1, help="d-table: L-conv generators \\[default: 8]."),
     rank: int = typer.Option(None, min=1, help="d-table: rank of each generator \\[default: 10]."),
+    augment_rotation: float = typer.Option(
+        None, help="d-table: turn every training image by a random angle in [-A, A] degrees each epoch \\[default: 0]."
+    ),
     lrs: str = typer.Option(
         None, help="d-table: comma-separated learning rates; each cell keeps the best on validation \\[default: 2e-3]."
     ),
@@ -463,7 +470,7 @@ def repro(
                 datasets=split(datasets), variants=split(variants), models=split(models), epochs=epochs,
                 train_size=train_size, seeds=seed_list, lrs=grid, out=out, table=table, data_dir=data_dir,
                 download=download, device=device, channels=channels, generators=generators, rank=rank,
-                resume=resume, progress=lambda cell: status.update(f"d-table: {cell} done"),
+                augment_rotation=augment_rotation, resume=resume, progress=lambda cell: status.update(f"d-table: {cell} done"),
             )  # fmt: skip
         t = Table(title="lconv repro d-table: test accuracy (SI D)")
         for col in ("dataset", "variant", "model", "test acc", "paper", "params", "lr", "s/epoch"):

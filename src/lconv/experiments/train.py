@@ -11,7 +11,8 @@ One function, :func:`train`, runs a whole experiment into a run folder:
   ``figures/curves.png`` at the end.
 
 Reproducibility: the initial weights come from ``seed``, the order of the training
-images in epoch ``e`` from ``(seed, e)`` and the learning rate from the step count, so a
+images in epoch ``e`` and, with ``augment_rotation``, their random turns from ``(seed, e)``
+and the learning rate from the step count, so a
 run killed after any epoch and continued with ``resume=True`` ends with exactly the
 weights of an uninterrupted run (on the same device and thread count).
 
@@ -68,6 +69,7 @@ DEFAULTS: dict = dict(
     weight_decay=0.1,
     label_smoothing=0.1,
     warmup=0.05,
+    augment_rotation=0.0,
     seed=0,
     precision="fp32",
 )
@@ -197,7 +199,15 @@ def _load_data(config: dict, data_dir, download: bool):
     mean = x_train.mean(dim=(0, 2, 3), keepdim=True)
     std = x_train.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
     norm = lambda v: (v - mean) / std  # noqa: E731
-    return (norm(x_train), y[chosen[train_idx]]), (norm(x_val), y[chosen[val_idx]]), (norm(x_test), y_test)
+    train = (norm(x_train), y[chosen[train_idx]], norm(torch.zeros_like(mean)))  # the last: a blank pixel's value
+    return train, (norm(x_val), y[chosen[val_idx]]), (norm(x_test), y_test)
+
+
+def _turned(x: Tensor, angles: Tensor, blank: Tensor) -> Tensor:
+    """The standardised images ``x`` turned by ``angles`` (degrees), the corners filled with blank pixels."""
+    from ..data import rotate_images
+
+    return rotate_images(x - blank, angles) + blank
 
 
 TOPOLOGY_FILE = "topology.npz"
@@ -314,6 +324,15 @@ def _resolve(options: dict, out, resume: bool) -> tuple[dict, Path]:
     if not 0 < config["val_fraction"] < 1:
         raise ValueError(f"val_fraction must be in (0, 1), got {config['val_fraction']}")
     check_lr(config["lr"])
+    if not (0 <= config["augment_rotation"] <= 180):
+        raise ValueError(
+            f"augment_rotation must be an angle in degrees between 0 and 180, got {config['augment_rotation']}"
+        )
+    if config["augment_rotation"] and config["variant"] == "rotated-scrambled":
+        raise ValueError(
+            "augment_rotation turns images on their grid, but rotated-scrambled images are not on one; "
+            "drop augment_rotation or choose another variant"
+        )
     if folder is None:
         name = f"{config['dataset']}-{config['variant']}-{config['model']}"
         folder = run_folder_path("train", name, out)
@@ -342,7 +361,11 @@ def train(
         progress: called as ``progress(stage, done, total)`` with stage ``"epoch k/E"``.
         **options: any of :data:`DEFAULTS` (dataset, variant, model, layers, channels,
             generators, rank, kernel, padding, pool, epochs, train_size, val_fraction,
-            batch_size, lr, weight_decay, label_smoothing, warmup, seed, precision).
+            batch_size, lr, weight_decay, label_smoothing, warmup, augment_rotation, seed,
+            precision). ``augment_rotation``: an angle ``A`` in degrees; every epoch turns
+            each training image about its centre by a fresh angle uniform in ``[-A, A]``
+            (bilinear, corners filled with blank pixels; validation and test images are
+            not turned). Only for images on their grid, not ``rotated-scrambled``.
             ``precision``: ``fp32``, ``tf32`` (CUDA) or ``bf16`` (autocast forward
             pass; parameters and optimiser in float32), see ``lconv bench --precision``
             for the error each costs in one layer.
@@ -389,7 +412,7 @@ def _run(config: dict, folder: Path, rank: int, world: int, dev: torch.device, *
     amp = autocast_dtype(config["precision"])
     if config["batch_size"] < world:
         raise ValueError(f"batch_size {config['batch_size']} is smaller than the {world} processes; raise it")
-    (x, y), (x_val, y_val), (x_test, y_test) = _load_data(config, data_dir, download)
+    (x, y, blank), (x_val, y_val), (x_test, y_test) = _load_data(config, data_dir, download)
     num_classes = DATASETS[config["dataset"]].num_classes
 
     extra, discovery = {}, {}
@@ -427,7 +450,10 @@ def _run(config: dict, folder: Path, rank: int, world: int, dev: torch.device, *
     for epoch in range(start_epoch, config["epochs"]):
         started = time.perf_counter()
         net.train()
-        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(config["seed"] * 100003 + epoch))
+        batches = torch.Generator().manual_seed(config["seed"] * 100003 + epoch)
+        order = torch.randperm(len(x), generator=batches)
+        turn = config["augment_rotation"]
+        angles = turn * (2 * torch.rand(len(x), generator=batches, dtype=torch.float64) - 1) if turn else None
         loss_sum = correct = 0.0
         for step in range(steps_per_epoch):
             batch = order[step * config["batch_size"] : (step + 1) * config["batch_size"]]
@@ -435,8 +461,9 @@ def _run(config: dict, folder: Path, rank: int, world: int, dev: torch.device, *
             lr = _learning_rate(epoch * steps_per_epoch + step, total_steps, config["lr"], config["warmup"])
             for group in optimizer.param_groups:
                 group["lr"] = lr
+            inputs = x[mine] if angles is None else _turned(x[mine], angles[mine], blank)
             with _autocast(dev, amp):
-                logits = net(x[mine].to(dev)).float()
+                logits = net(inputs.to(dev)).float()
             target = y[mine].to(dev)
             loss = F.cross_entropy(logits, target, reduction="sum", label_smoothing=config["label_smoothing"])
             optimizer.zero_grad(set_to_none=True)
