@@ -551,7 +551,7 @@ def build_model(name: str, image_shape: tuple[int, int, int], num_classes: int, 
         return GraphLConvClassifier(
             image_shape, num_classes, graph, channels=o["channels"], layers=o["layers"], n_generators=o["n_generators"]
         )
-    if name in ("lconv-se2", "lconv-se2-order2", "lconv-se2-lattice", "lconv-se2-lattice-order2"):
+    if name.startswith("lconv-se2"):
         if o["n_generators"] != 3:
             raise ValueError(
                 f"lconv-se2 uses the 3 left-invariant generators of se(2), got n_generators={o['n_generators']}; "
@@ -561,7 +561,7 @@ def build_model(name: str, image_shape: tuple[int, int, int], num_classes: int, 
             k: o[k] for k in ("orientations", "learned", "norm", "lift_average", "lift_pool", "layer_order") if k in o
         }
         se2 = dict(channels=o["channels"], layers=o["layers"], pool=o["pool"], **extra)
-        if name in ("lconv-se2", "lconv-se2-order2"):
+        if name not in GRAPH_MODELS:
             return SE2LConvClassifier(image_shape, num_classes, **se2)
         order = getattr(graph, "order", graph)
         if graph is not None and order is None:
